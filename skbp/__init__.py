@@ -1,0 +1,8 @@
+"""skbp: a scikit-learn classifier built from explicit layers, trained by
+backpropagation or by numerical gradients."""
+
+from ._version import __version__
+from .classifier import BPClassifier
+from .gradients import gradient_check
+
+__all__ = ["BPClassifier", "gradient_check", "__version__"]

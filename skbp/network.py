@@ -1,0 +1,113 @@
+"""A stack of layers whose parameters all live in one flat array."""
+
+from itertools import pairwise
+
+import numpy as np
+
+from .layers import Affine, Sigmoid, SoftmaxWithLoss
+
+# Hidden-layer activations by scikit-learn's name.
+ACTIVATIONS = {"logistic": Sigmoid}
+
+
+class Network:
+    """Affine -> activation -> ... -> Affine -> SoftmaxWithLoss over flat parameters.
+
+    All weights and biases are views into ``params`` (laid out layer by
+    layer as ``W1, b1, W2, b2, ...``, each ``W`` in C order), and every
+    ``Affine.backward`` writes into views of ``grads``, which has the same
+    layout. Optimizers, numerical differentiation and persistence therefore
+    work on single arrays.
+
+    Parameters
+    ----------
+    layer_units : sequence of int
+        ``[n_features, *hidden_layer_sizes, n_classes]``.
+    params : ndarray of shape (n_params,), optional
+        Flat parameter vector to wrap (not copied). Zeros when omitted.
+    activation : str, default="logistic"
+        Hidden-layer activation, a key of ``ACTIVATIONS``.
+    dtype : dtype, default=np.float64
+        Dtype of a newly allocated ``params``.
+    """
+
+    def __init__(
+        self, layer_units, params=None, activation="logistic", dtype=np.float64
+    ):
+        self.layer_units = [int(n) for n in layer_units]
+        self.activation = activation
+        self.shapes = list(pairwise(self.layer_units))
+        n_params = sum(n_in * n_out + n_out for n_in, n_out in self.shapes)
+        if params is None:
+            params = np.zeros(n_params, dtype=dtype)
+        if params.shape != (n_params,):
+            raise ValueError(
+                f"params has shape {params.shape}, expected ({n_params},) "
+                f"for layer_units={self.layer_units}."
+            )
+        self.params = params
+        self.grads = np.zeros_like(params)
+        self.coefs = self._views(params, "W")
+        self.intercepts = self._views(params, "b")
+        dWs, dbs = self._views(self.grads, "W"), self._views(self.grads, "b")
+
+        self.affines = [
+            Affine(W, b, dW, db)
+            for W, b, dW, db in zip(self.coefs, self.intercepts, dWs, dbs, strict=True)
+        ]
+        self.layers = []
+        for affine in self.affines[:-1]:
+            self.layers += [affine, ACTIVATIONS[activation]()]
+        self.layers.append(self.affines[-1])
+        self.loss_layer = SoftmaxWithLoss()
+
+    @property
+    def dtype(self):
+        """Dtype of the parameters."""
+        return self.params.dtype
+
+    def param_slices(self):
+        """Yield ``(name, slice, shape)`` for ``W1, b1, W2, b2, ...`` in ``params``."""
+        start = 0
+        for k, (n_in, n_out) in enumerate(self.shapes, start=1):
+            yield f"W{k}", slice(start, start + n_in * n_out), (n_in, n_out)
+            start += n_in * n_out
+            yield f"b{k}", slice(start, start + n_out), (n_out,)
+            start += n_out
+
+    def _views(self, flat, kind):
+        return [
+            flat[sl].reshape(shape)
+            for name, sl, shape in self.param_slices()
+            if name[0] == kind
+        ]
+
+    def forward(self, X, T, sample_weight=None):
+        """Run a training forward pass (layers cache activations); return the loss."""
+        x = X
+        for layer in self.layers:
+            x = layer.forward(x)
+        return self.loss_layer.forward(x, T, sample_weight)
+
+    def backward(self):
+        """Backpropagate from the loss of the last ``forward``; fill ``grads``."""
+        dout = self.loss_layer.backward()
+        for layer in reversed(self.layers[1:]):
+            dout = layer.backward(dout)
+        self.layers[0].param_backward(dout)
+        return self.grads
+
+    def logits(self, X):
+        """Return the output layer's input for ``X``, touching no layer cache."""
+        x = X
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def clear_cache(self):
+        """Drop the activations cached by the last training pass."""
+        for layer in self.layers:
+            for name in ("x", "out"):
+                if hasattr(layer, name):
+                    setattr(layer, name, None)
+        self.loss_layer.__init__()
