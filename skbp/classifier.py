@@ -180,6 +180,16 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
         self : BPClassifier
             The fitted estimator.
         """
+        # On any failure, leave the estimator exactly as it was before the call.
+        previous_state = dict(self.__dict__)
+        try:
+            return self._fit(X, y)
+        except Exception:
+            self.__dict__.clear()
+            self.__dict__.update(previous_state)
+            raise
+
+    def _fit(self, X, y):
         warm = self.warm_start and hasattr(self, "_params")
         X, y = validate_data(
             self,
@@ -304,7 +314,7 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
         if classes.size < 2:
             raise ValueError(
                 "BPClassifier needs samples of at least 2 classes in the data, but "
-                f"y contains only one class: {classes[0]!r}."
+                f"y contains only one class: {classes.tolist()[0]!r}."
             )
         return classes, y_index
 
@@ -383,7 +393,8 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
         y : ndarray of shape (n_samples,)
             Predicted labels.
         """
-        return self.classes_[self._forward_blocks(X, _argmax, ())]
+        index = self._forward_blocks(X, _argmax, ())
+        return self.classes_[index]
 
     def _gradient_problem(self, X, y):
         """Return a float64 network at the current (or initial) parameters, X and T."""

@@ -1,0 +1,136 @@
+"""Each layer's backward against central differences of its forward."""
+
+import numpy as np
+import pytest
+
+from skbp.layers import Affine, Sigmoid, SoftmaxWithLoss
+
+
+def numerical_grad(f, x, h=1e-6):
+    """Central-difference gradient of the scalar ``f()`` with respect to ``x``."""
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        orig = x[idx]
+        x[idx] = orig + h
+        plus = f()
+        x[idx] = orig - h
+        minus = f()
+        x[idx] = orig
+        grad[idx] = (plus - minus) / (2 * h)
+    return grad
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def test_affine_bias_gradient_sums_over_batch():
+    layer = Affine(np.zeros((2, 3)), np.zeros(3))
+    layer.forward(np.ones((2, 2)))
+    layer.backward(np.array([[1.0, 2, 3], [100, 200, 300]]))
+    np.testing.assert_array_equal(layer.db, [101, 202, 303])
+
+
+def test_affine_backward_matches_finite_differences(rng):
+    x, W, b = rng.normal(size=(4, 3)), rng.normal(size=(3, 5)), rng.normal(size=5)
+    dout = rng.normal(size=(4, 5))
+    layer = Affine(W, b)
+
+    def f():
+        return np.sum(layer.forward(x) * dout)
+
+    layer.forward(x)
+    dx = layer.backward(dout)
+    np.testing.assert_allclose(dx, numerical_grad(f, x), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(layer.dW, numerical_grad(f, W), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(layer.db, numerical_grad(f, b), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(layer.forward(x), x @ W + b)
+
+
+def test_affine_writes_gradients_into_given_arrays(rng):
+    flat = np.zeros(3 * 2 + 2)
+    dW, db = flat[:6].reshape(3, 2), flat[6:]
+    layer = Affine(rng.normal(size=(3, 2)), np.zeros(2), dW, db)
+    x = rng.normal(size=(4, 3))
+    layer.forward(x)
+    layer.backward(np.ones((4, 2)))
+    np.testing.assert_allclose(flat[:6].reshape(3, 2), x.T @ np.ones((4, 2)))
+    np.testing.assert_allclose(flat[6:], [4, 4])
+
+
+def test_sigmoid_backward_matches_finite_differences(rng):
+    x = rng.normal(size=(3, 4)) * 3
+    dout = rng.normal(size=(3, 4))
+    layer = Sigmoid()
+
+    def f():
+        return np.sum(layer.forward(x) * dout)
+
+    layer.forward(x)
+    dx = layer.backward(dout)
+    np.testing.assert_allclose(dx, numerical_grad(f, x), rtol=1e-7, atol=1e-10)
+
+
+def test_softmax_with_loss_matches_definition_and_finite_differences(rng):
+    x = rng.normal(size=(5, 4)) * 2
+    t = np.eye(4)[rng.integers(0, 4, size=5)]
+    layer = SoftmaxWithLoss()
+    loss = layer.forward(x, t)
+    p = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+    assert loss == pytest.approx(-np.mean(np.sum(t * np.log(p), axis=1)), rel=1e-12)
+    np.testing.assert_allclose(layer.y, p, rtol=1e-12)
+    dx = layer.backward()
+    np.testing.assert_allclose(dx, (p - t) / 5, rtol=1e-12)
+    num = numerical_grad(lambda: SoftmaxWithLoss().forward(x, t), x)
+    np.testing.assert_allclose(dx, num, rtol=1e-6, atol=1e-10)
+
+
+def test_softmax_with_loss_sample_weight(rng):
+    x = rng.normal(size=(3, 2))
+    t = np.eye(2)[[0, 1, 1]]
+    w = np.array([1.0, 2.0, 0.0])
+    layer = SoftmaxWithLoss()
+    weighted = layer.forward(x, t, w)
+    dx = layer.backward()
+    # Weight 2 equals a duplicated row; weight 0 equals a dropped row.
+    x_dup, t_dup = x[[0, 1, 1]], t[[0, 1, 1]]
+    assert weighted == pytest.approx(SoftmaxWithLoss().forward(x_dup, t_dup))
+    num = numerical_grad(lambda: SoftmaxWithLoss().forward(x, t, w), x)
+    np.testing.assert_allclose(dx, num, rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.parametrize("scale", [1e2, 1e10, 1e300, 1.7e308])
+def test_layers_stay_finite_and_silent_on_huge_finite_input(scale):
+    # pytest turns RuntimeWarning (overflow) into errors for the whole suite.
+    x = np.array([[scale, -scale, 0.0], [-scale, -scale, scale]])
+    t = np.eye(3)[[0, 2]]
+    s = Sigmoid()
+    assert np.all(np.isfinite(s.forward(x)))
+    assert np.all(np.isfinite(s.backward(np.ones_like(x))))
+    layer = SoftmaxWithLoss()
+    loss = layer.forward(x, t)
+    assert np.isfinite(loss) and loss == pytest.approx(0.0)
+    assert np.all(np.isfinite(layer.backward()))
+    np.testing.assert_allclose(layer.y.sum(axis=1), 1.0)
+    wrong = SoftmaxWithLoss().forward(x, t[::-1])
+    assert wrong > 0 and not np.isnan(wrong)
+
+
+def test_layers_never_write_into_inputs_and_call_keeps_cache(rng):
+    x = rng.normal(size=(3, 2))
+    dout = rng.normal(size=(3, 2))
+    x0, dout0 = x.copy(), dout.copy()
+    for layer in (Affine(rng.normal(size=(2, 2)), np.zeros(2)), Sigmoid()):
+        layer.forward(x)
+        cached = dict(vars(layer))
+        layer(x + 1.0)  # the pure call must not touch the cache
+        assert all(vars(layer)[k] is v for k, v in cached.items())
+        layer.backward(dout)
+    t = np.eye(2)[[0, 1, 0]]
+    sm = SoftmaxWithLoss()
+    sm.forward(x, t)
+    sm.backward(2.0)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(dout, dout0)
+    np.testing.assert_array_equal(t, np.eye(2)[[0, 1, 0]])
