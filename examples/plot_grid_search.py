@@ -167,7 +167,7 @@ else:
     matplotlib.use("Agg")  # no display needed: the figure is saved to a file
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(9, 5))
     for hidden in param_grid["bpclassifier__hidden_layer_sizes"]:
         for lr in param_grid["bpclassifier__learning_rate_init"]:
             pair = [by_key[g, hidden, lr] for g in ("backprop", "numerical")]
@@ -200,7 +200,8 @@ else:
     ax.set_xlabel("mean_fit_time (s, log scale)")
     ax.set_ylabel("mean_test_score (accuracy)")
     ax.set_title("GridSearchCV over BPClassifier's gradient method (digits)")
-    ax.legend(title="gradient")
+    ax.margins(y=0.1)
+    ax.legend(title="gradient", loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     args.output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.output, dpi=100)

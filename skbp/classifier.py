@@ -363,6 +363,7 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, columns in the order of ``classes_``.
         """
+        check_is_fitted(self)
         return self._forward_blocks(X, _softmax, (self.n_outputs_,))
 
     def predict_log_proba(self, X):
@@ -378,6 +379,7 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probability of each class, columns in the order of ``classes_``.
         """
+        check_is_fitted(self)
         return self._forward_blocks(X, log_softmax, (self.n_outputs_,))
 
     def predict(self, X):
