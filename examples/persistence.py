@@ -42,9 +42,7 @@ args = parser.parse_args()
 # -----------
 
 X, y = load_digits(return_X_y=True)
-X_train, X_test, y_train, y_test = train_test_split(
-    X, y, test_size=0.2, random_state=0
-)
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
 clf = BPClassifier(
     hidden_layer_sizes=(args.hidden,), max_iter=args.epochs, random_state=0
 )
@@ -68,7 +66,9 @@ else:
     path.parent.mkdir(parents=True, exist_ok=True)
 
 joblib.dump(clf, path)
-n_params = sum(W.size + b.size for W, b in zip(clf.coefs_, clf.intercepts_))
+n_params = sum(
+    W.size + b.size for W, b in zip(clf.coefs_, clf.intercepts_, strict=True)
+)
 print(
     f"saved to {path}: {path.stat().st_size:,} bytes "
     f"({n_params:,} float64 parameters = {8 * n_params:,} bytes)"

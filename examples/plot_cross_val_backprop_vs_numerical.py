@@ -75,7 +75,9 @@ for gradient in ("backprop", "numerical"):
 
 bp, num = results["backprop"], results["numerical"]
 first = bp["estimator"][0]
-n_params = sum(W.size + b.size for W, b in zip(first.coefs_, first.intercepts_))
+n_params = sum(
+    W.size + b.size for W, b in zip(first.coefs_, first.intercepts_, strict=True)
+)
 n_train = first.t_ // first.n_iter_
 n_steps = first.n_iter_ * -(-n_train // min(args.batch_size, n_train))
 layer_units = [first.n_features_in_, *(W.shape[1] for W in first.coefs_)]
@@ -150,7 +152,9 @@ else:
     folds = np.arange(args.cv)
     width = 0.4
     fig, (ax_time, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    for offset, (gradient, res) in zip((-width / 2, width / 2), results.items()):
+    for offset, (gradient, res) in zip(
+        (-width / 2, width / 2), results.items(), strict=True
+    ):
         ax_time.bar(folds + offset, res["fit_time"], width, label=gradient)
         ax_acc.bar(folds + offset, res["test_score"], width, label=gradient)
     ax_time.set_yscale("log")

@@ -5,15 +5,20 @@ one-hot targets, write the gradient into ``network.grads`` and return the
 loss at the current parameters. They are looked up by name in ``GRADIENTS``.
 """
 
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.extmath import safe_sparse_dot
+from threadpoolctl import ThreadpoolController
 
 from .layers import cross_entropy, log_softmax
 from .network import Network
 
 # Bytes of float64 scratch one batch of perturbed forward passes may use.
-_NUMERICAL_CHUNK_BYTES = 8 * 2**20
+_NUMERICAL_CHUNK_BYTES = 2 * 2**20
 
 
 def backprop_gradient(network, X, T, sample_weight=None, **_):
@@ -55,21 +60,61 @@ def numerical_gradient(network, X, T, sample_weight=None, *, h=1e-4):
         x = layer(x)
     loss = float(cross_entropy(log_softmax(x), T, sample_weight))
 
-    grads = np.empty_like(params)
-    start = 0
+    # One task per chunk of perturbations of one layer's (W, b).
+    tasks, start = [], 0
     for index, (affine, x_in) in enumerate(zip(net.affines, inputs, strict=True)):
         downstream = net.layers[net.layers.index(affine) + 1 :]
-        n_in, n_out = affine.W.shape
-        n_layer = n_in * n_out + n_out
+        n_layer = affine.W.size + affine.b.size
         width = max(net.layer_units[index + 1 :])
         n_chunk = max(1, _NUMERICAL_CHUNK_BYTES // (16 * X.shape[0] * width))
         for lo in range(0, n_layer, n_chunk):
             k = np.arange(lo, min(lo + n_chunk, n_layer))
-            losses = _perturbed_losses(affine, x_in, downstream, k, h, T, sample_weight)
-            grads[start + k] = (losses[0] - losses[1]) / (2 * h)
+            tasks.append(
+                (start + k, (affine, x_in, downstream, k, h, T, sample_weight))
+            )
         start += n_layer
+
+    def run(task):
+        flat_k, args = task
+        losses = _perturbed_losses(*args)
+        return flat_k, (losses[0] - losses[1]) / (2 * h)
+
+    grads = np.empty_like(params)
+    # Elementwise numpy (expit, exp) runs on one core: spread the chunks over
+    # as many threads as BLAS may use, each running single-threaded BLAS.
+    controller = _controller()
+    n_threads = min(_blas_threads(controller), len(tasks))
+    with controller.limit(limits=1, user_api="blas"):
+        results = (
+            _executor(n_threads).map(run, tasks) if n_threads > 1 else map(run, tasks)
+        )
+        for flat_k, g in results:
+            grads[flat_k] = g
     network.grads[...] = grads
     return loss
+
+
+@functools.cache
+def _controller():
+    """The process's threadpool controller (inspecting the libraries is slow)."""
+    return ThreadpoolController()
+
+
+def _blas_threads(controller):
+    """Threads BLAS may use now (respects ``threadpool_limits`` and joblib's caps)."""
+    blas = controller.select(user_api="blas").lib_controllers
+    return max([1] + [lib.num_threads for lib in blas])
+
+
+_EXECUTORS = {}
+
+
+def _executor(n_threads):
+    """A thread pool kept across calls (one per process and size: fork-safe)."""
+    key = (os.getpid(), n_threads)
+    if key not in _EXECUTORS:
+        _EXECUTORS[key] = ThreadPoolExecutor(n_threads, thread_name_prefix="skbp")
+    return _EXECUTORS[key]
 
 
 def _perturbed_losses(affine, x_in, downstream, k, h, T, sample_weight):

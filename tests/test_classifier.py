@@ -42,7 +42,9 @@ def test_matches_identically_configured_mlpclassifier():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter reached
         mlp.fit(X, y)
-    for ours, theirs in zip(bp.coefs_ + bp.intercepts_, mlp.coefs_ + mlp.intercepts_):
+    for ours, theirs in zip(
+        bp.coefs_ + bp.intercepts_, mlp.coefs_ + mlp.intercepts_, strict=True
+    ):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(bp.loss_curve_, mlp.loss_curve_, rtol=1e-10)
     np.testing.assert_allclose(bp.predict_proba(X), mlp.predict_proba(X), rtol=1e-9)
@@ -53,8 +55,15 @@ def test_one_sgd_step_worked_by_hand():
     y = np.array(["a", "b", "a"])
     clf = BPClassifier((3,), batch_size=3, max_iter=1, shuffle=False, random_state=0)
     clf.fit(X, y)  # one step from the initial parameters
-    W1, b1, W2, b2 = (a.copy() for a in (*clf.coefs_[:1], *clf.intercepts_[:1],
-                                         clf.coefs_[1], clf.intercepts_[1]))
+    W1, b1, W2, b2 = (
+        a.copy()
+        for a in (
+            *clf.coefs_[:1],
+            *clf.intercepts_[:1],
+            clf.coefs_[1],
+            clf.intercepts_[1],
+        )
+    )
     clf.set_params(warm_start=True, learning_rate_init=0.5).fit(X, y)
 
     # Forward by hand.
@@ -135,8 +144,13 @@ def test_weight_init():
     assert np.abs(glorot.coefs_[0]).max() <= bound
     assert np.abs(glorot.coefs_[0]).max() > 0.9 * bound
     assert np.abs(glorot.intercepts_[0]).max() > 0
-    gauss = BPClassifier((40,), max_iter=1, learning_rate_init=1e-12,
-                         weight_init_std=0.01, random_state=0).fit(X, y)
+    gauss = BPClassifier(
+        (40,),
+        max_iter=1,
+        learning_rate_init=1e-12,
+        weight_init_std=0.01,
+        random_state=0,
+    ).fit(X, y)
     assert gauss.coefs_[0].std() == pytest.approx(0.01, rel=0.1)
     np.testing.assert_allclose(gauss.intercepts_[0], 0, atol=1e-12)
 

@@ -1,4 +1,4 @@
-"""Whole-network gradients: backprop against numerical, numerical against a naive loop."""
+"""Whole-network gradients: backprop vs numerical, numerical vs a naive loop."""
 
 import numpy as np
 import pytest
@@ -16,7 +16,9 @@ def make_problem(layer_units, n_samples=12, seed=0, dtype=np.float64):
     n_params = Network(layer_units).params.size
     params = rng.normal(scale=0.5, size=n_params).astype(dtype)
     X = rng.normal(size=(n_samples, layer_units[0])).astype(dtype)
-    T = np.eye(layer_units[-1], dtype=dtype)[rng.integers(0, layer_units[-1], n_samples)]
+    T = np.eye(layer_units[-1], dtype=dtype)[
+        rng.integers(0, layer_units[-1], n_samples)
+    ]
     return Network(layer_units, params), X, T
 
 
@@ -94,7 +96,9 @@ def test_sparse_input_gives_same_gradients():
         compute(network, X, T)
         dense = network.grads.copy()
         compute(network, sp.csr_matrix(X), T)
-        np.testing.assert_allclose(network.grads, dense, rtol=1e-9, atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(
+            network.grads, dense, rtol=1e-9, atol=1e-10, err_msg=name
+        )
 
 
 def test_gradient_check_reports_each_parameter_in_layer_order():
@@ -133,7 +137,7 @@ def test_gradient_check_detects_a_wrong_gradient(monkeypatch):
 
 
 def test_gradient_check_floor_under_tiny_init():
-    """With N(0, 0.01^2) weights, deep gradients are tiny: errors rise toward the floor."""
+    """Under N(0, 0.01^2) weights deep gradients are tiny: errors near the floor."""
     X, y = make_classification(60, 8, n_informative=5, n_classes=3, random_state=0)
     errors = gradient_check(
         BPClassifier((6, 6, 6), weight_init_std=0.01, random_state=0), X, y
