@@ -7,7 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils import _safe_indexing, check_random_state, gen_batches, shuffle
+from sklearn.utils import check_random_state, gen_batches, shuffle
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -259,7 +259,7 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
                     idx = sample_idx[batch] if self.shuffle else batch
                     batch_loss = compute_gradient(
                         network,
-                        _safe_indexing(X, idx),
+                        X[idx],
                         T[idx],
                         h=self.numerical_step,
                     )

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.extmath import safe_sparse_dot
 from threadpoolctl import ThreadpoolController
 
 from .layers import cross_entropy, log_softmax
@@ -138,7 +137,7 @@ def _perturbed_losses(affine, x_in, downstream, k, h, T, sample_weight):
     b[1, p, j] -= h
 
     n_samples = x_in.shape[0]
-    out = safe_sparse_dot(x_in, W.reshape(n_in, -1)).reshape(n_samples, 2 * n, n_out)
+    out = (x_in @ W.reshape(n_in, -1)).reshape(n_samples, 2 * n, n_out)
     out += b.reshape(2 * n, n_out)
     out = out.reshape(-1, n_out)
     for layer in downstream:

@@ -12,7 +12,6 @@ No layer ever writes into its inputs.
 
 import numpy as np
 from scipy.special import expit
-from sklearn.utils.extmath import safe_sparse_dot
 
 __all__ = ["Affine", "Sigmoid", "SoftmaxWithLoss"]
 
@@ -66,7 +65,7 @@ class Affine:
 
     def __call__(self, x):
         """Return ``x @ W + b`` without caching anything."""
-        out = safe_sparse_dot(x, self.W)
+        out = x @ self.W
         out += self.b
         return out
 
@@ -85,7 +84,7 @@ class Affine:
         if self.dW is None:
             self.dW = np.empty_like(self.W)
             self.db = np.empty_like(self.b)
-        self.dW[...] = safe_sparse_dot(self.x.T, dout)
+        self.dW[...] = self.x.T @ dout
         np.sum(dout, axis=0, out=self.db)
 
 
