@@ -20,19 +20,19 @@ from .network import Network
 _NUMERICAL_CHUNK_BYTES = 2 * 2**20
 
 
-def backprop_gradient(network, X, T, sample_weight=None, **_):
+def backprop_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=None):
     """Fill ``network.grads`` by backpropagation; return the loss.
 
     One forward pass caches each layer's activations, then each layer's
     ``backward`` turns the gradient of its output into the gradient of its
     input and of its parameters.
     """
-    loss = network.forward(X, T, sample_weight)
+    loss = network.forward(X, T, sample_weight, alpha)
     network.backward()
     return loss
 
 
-def numerical_gradient(network, X, T, sample_weight=None, *, h=1e-4):
+def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     """Fill ``network.grads`` by central differences of the loss; return the loss.
 
     For every parameter ``k``,
@@ -58,6 +58,10 @@ def numerical_gradient(network, X, T, sample_weight=None, *, h=1e-4):
             inputs.append(x)
         x = layer(x)
     loss = float(cross_entropy(log_softmax(x), T, sample_weight))
+    # The L2 term is part of L: each perturbed copy's sum(W**2) is recomputed.
+    l2 = net.penalty_scale(X.shape[0], sample_weight, alpha) if alpha else 0.0
+    squares = [float(np.dot(W.ravel(), W.ravel())) for W in net.coefs]
+    loss += l2 * sum(squares)
 
     # One task per chunk of perturbations of one layer's (W, b).
     tasks, start = [], 0
@@ -68,8 +72,12 @@ def numerical_gradient(network, X, T, sample_weight=None, *, h=1e-4):
         n_chunk = max(1, _NUMERICAL_CHUNK_BYTES // (16 * X.shape[0] * width))
         for lo in range(0, n_layer, n_chunk):
             k = np.arange(lo, min(lo + n_chunk, n_layer))
+            others = l2 * (sum(squares) - squares[index])
             tasks.append(
-                (start + k, (affine, x_in, downstream, k, h, T, sample_weight))
+                (
+                    start + k,
+                    (affine, x_in, downstream, k, h, T, sample_weight, l2, others),
+                )
             )
         start += n_layer
 
@@ -116,8 +124,11 @@ def _executor(n_threads):
     return _EXECUTORS[key]
 
 
-def _perturbed_losses(affine, x_in, downstream, k, h, T, sample_weight):
+def _perturbed_losses(affine, x_in, downstream, k, h, T, sample_weight, l2, others):
     """Losses with ``affine``'s parameters ``k`` (flat, W then b) moved by +h and -h.
+
+    ``l2 * sum(W'**2) + others`` is the L2 term of each perturbed copy ``W'``
+    (``others`` covers the unperturbed layers).
 
     Returns an array of shape (2, len(k)): row 0 for +h, row 1 for -h.
     """
@@ -144,7 +155,11 @@ def _perturbed_losses(affine, x_in, downstream, k, h, T, sample_weight):
         out = layer(out)
     log_y = log_softmax(out).reshape(n_samples, 2 * n, -1)
     # Move the sample axis next to the class axis: one loss per perturbation.
-    return cross_entropy(log_y.transpose(1, 0, 2), T, sample_weight).reshape(2, n)
+    losses = cross_entropy(log_y.transpose(1, 0, 2), T, sample_weight)
+    if l2:
+        copies = W.reshape(n_in, 2 * n, n_out)
+        losses += l2 * np.einsum("ipj,ipj->p", copies, copies) + others
+    return losses.reshape(2, n)
 
 
 GRADIENTS = {"backprop": backprop_gradient, "numerical": numerical_gradient}

@@ -13,7 +13,7 @@ No layer ever writes into its inputs.
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["Affine", "Sigmoid", "SoftmaxWithLoss"]
+__all__ = ["Affine", "Identity", "ReLU", "Sigmoid", "SoftmaxWithLoss", "Tanh"]
 
 
 class Affine:
@@ -124,6 +124,92 @@ class Sigmoid:
     def backward(self, dout):
         """Return ``dout * y * (1 - y)``."""
         return dout * (1.0 - self.out) * self.out
+
+
+class Tanh:
+    """Hyperbolic tangent activation ``y = tanh(x)``; ``dx = dout * (1 - y**2)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbp.layers import Tanh
+    >>> layer = Tanh()
+    >>> layer.forward(np.array([[0.0, 1000.0]]))
+    array([[0., 1.]])
+    >>> layer.backward(np.ones((1, 2)))
+    array([[1., 0.]])
+    """
+
+    def __init__(self):
+        self.out = None
+
+    def __call__(self, x):
+        """Return ``tanh(x)`` without caching anything."""
+        return np.tanh(x)
+
+    def forward(self, x):
+        """Compute ``tanh(x)`` and cache it for ``backward``."""
+        self.out = self(x)
+        return self.out
+
+    def backward(self, dout):
+        """Return ``dout * (1 - y**2)``."""
+        return dout * (1.0 - self.out**2)
+
+
+class ReLU:
+    """Rectified linear activation ``y = max(x, 0)``; ``dx = dout * (x > 0)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbp.layers import ReLU
+    >>> layer = ReLU()
+    >>> layer.forward(np.array([[-2.0, 3.0]]))
+    array([[0., 3.]])
+    >>> layer.backward(np.array([[5.0, 5.0]]))
+    array([[0., 5.]])
+    """
+
+    def __init__(self):
+        self.mask = None
+
+    def __call__(self, x):
+        """Return ``max(x, 0)`` without caching anything."""
+        return np.maximum(x, 0)
+
+    def forward(self, x):
+        """Compute ``max(x, 0)`` and cache where ``x > 0`` for ``backward``."""
+        self.mask = x > 0
+        return self(x)
+
+    def backward(self, dout):
+        """Return ``dout`` where the input was positive, 0 elsewhere."""
+        return dout * self.mask
+
+
+class Identity:
+    """Identity activation ``y = x``; ``dx = dout``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbp.layers import Identity
+    >>> Identity().forward(np.array([[1.5]]))
+    array([[1.5]])
+    """
+
+    def __call__(self, x):
+        """Return ``x``."""
+        return x
+
+    def forward(self, x):
+        """Return ``x`` (nothing to cache)."""
+        return x
+
+    def backward(self, dout):
+        """Return ``dout``."""
+        return dout
 
 
 def log_softmax(x):

@@ -4,10 +4,10 @@ from itertools import pairwise
 
 import numpy as np
 
-from .layers import Affine, Sigmoid, SoftmaxWithLoss
+from .layers import Affine, Identity, ReLU, Sigmoid, SoftmaxWithLoss, Tanh
 
 # Hidden-layer activations by scikit-learn's name.
-ACTIVATIONS = {"logistic": Sigmoid}
+ACTIVATIONS = {"logistic": Sigmoid, "tanh": Tanh, "relu": ReLU, "identity": Identity}
 
 
 class Network:
@@ -82,12 +82,30 @@ class Network:
             if name[0] == kind
         ]
 
-    def forward(self, X, T, sample_weight=None):
-        """Run a training forward pass (layers cache activations); return the loss."""
+    def penalty_scale(self, n_samples, sample_weight, alpha):
+        """Factor ``c`` of the L2 term ``c * sum(W**2)``: ``alpha / (2 sum(w))``."""
+        total = n_samples if sample_weight is None else sample_weight.sum()
+        return 0.5 * alpha / total
+
+    def squared_weights(self):
+        """Return ``sum(W**2)`` over every layer's weights (biases excluded)."""
+        return sum(float(np.dot(W.ravel(), W.ravel())) for W in self.coefs)
+
+    def forward(self, X, T, sample_weight=None, alpha=0.0):
+        """Run a training forward pass (layers cache activations); return the loss.
+
+        The loss is the (``sample_weight``-weighted) mean cross-entropy plus
+        ``0.5 * alpha * sum(W**2) / sum(sample_weight)`` (``n_samples`` when
+        unweighted), as in scikit-learn.
+        """
         x = X
         for layer in self.layers:
             x = layer.forward(x)
-        return self.loss_layer.forward(x, T, sample_weight)
+        loss = self.loss_layer.forward(x, T, sample_weight)
+        self._l2 = self.penalty_scale(X.shape[0], sample_weight, alpha) if alpha else 0
+        if self._l2:
+            loss += self._l2 * self.squared_weights()
+        return loss
 
     def backward(self):
         """Backpropagate from the loss of the last ``forward``; fill ``grads``."""
@@ -95,6 +113,9 @@ class Network:
         for layer in reversed(self.layers[1:]):
             dout = layer.backward(dout)
         self.layers[0].param_backward(dout)
+        if self._l2:
+            for affine in self.affines:
+                affine.dW += (2 * self._l2) * affine.W
         return self.grads
 
     def logits(self, X):
@@ -106,8 +127,7 @@ class Network:
 
     def clear_cache(self):
         """Drop the activations cached by the last training pass."""
-        for layer in self.layers:
-            for name in ("x", "out"):
+        for layer in [*self.layers, self.loss_layer]:
+            for name in ("x", "out", "mask", "y", "t", "sample_weight"):
                 if hasattr(layer, name):
                     setattr(layer, name, None)
-        self.loss_layer.__init__()
