@@ -386,16 +386,24 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
         network = Network(layer_units, params, self.activation)
         T = np.eye(len(self.classes_), dtype=X.dtype)[y_index]
         self._announce(network, X.shape[0])
+        # Overflow is detected (the loss or weights turn non-finite) and
+        # reported as a ValueError that says what to do, rather than as warnings.
         try:
-            if self.solver == "lbfgs":
-                self._fit_lbfgs(network, X, T, sample_weight)
-            else:
-                self._fit_stochastic(
+            with np.errstate(over="ignore", invalid="ignore"):
+                self._run_solver(
                     network, X, T, y_index, sample_weight, rng, incremental
                 )
         finally:
             network.clear_cache()
         return self
+
+    def _run_solver(self, network, X, T, y_index, sample_weight, rng, incremental):
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(network, X, T, sample_weight)
+        else:
+            self._fit_stochastic(
+                network, X, T, y_index, sample_weight, rng, incremental
+            )
 
     def _check_combinations(self, incremental):
         """Raise for parameter values that are invalid only together."""
@@ -461,12 +469,25 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_stochastic(self, network, X, T, y_index, sample_weight, rng, incremental):
         """Mini-batch epochs with the stopping rules of MLPClassifier."""
-        if incremental and hasattr(self, "_optimizer"):
-            # Copy: the optimizer's state must survive a failed call unchanged.
-            self._optimizer = copy.deepcopy(self._optimizer)
+        fresh = self._make_optimizer(network.params)
+        previous = getattr(self, "_optimizer", None) if incremental else None
+        if type(previous) is type(fresh):
+            # Keep the state (velocities, moments, schedule) across partial_fit
+            # calls, on a copy so that a failed call leaves it unchanged, but
+            # follow hyperparameters changed since with set_params.
+            optimizer = copy.deepcopy(previous)
+            if optimizer.learning_rate_init != fresh.learning_rate_init:
+                optimizer.learning_rate_init = fresh.learning_rate_init
+                optimizer.learning_rate = fresh.learning_rate
+            for name, value in vars(fresh).items():
+                if isinstance(value, Real | str | bool) and name not in (
+                    "learning_rate",
+                    "t",
+                ):
+                    setattr(optimizer, name, value)
         else:
-            self._optimizer = self._make_optimizer(network.params)
-        optimizer = self._optimizer
+            optimizer = fresh
+        self._optimizer = optimizer
 
         validation = None
         if self.early_stopping:
@@ -545,14 +566,14 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
                         f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
                         "reached and the optimization hasn't converged yet.",
                         ConvergenceWarning,
-                        stacklevel=6,
+                        stacklevel=7,
                     )
         except KeyboardInterrupt:
             warnings.warn(
                 f"Training interrupted by user after {self.n_iter_} epochs; the "
                 "model keeps the parameters of the last completed step.",
                 UserWarning,
-                stacklevel=6,
+                stacklevel=7,
             )
         if self.early_stopping:
             network.params[...] = self._best_params
@@ -624,7 +645,7 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
             warnings.warn(
                 f"Training interrupted by user after {len(curve)} L-BFGS iterations.",
                 UserWarning,
-                stacklevel=6,
+                stacklevel=7,
             )
             result = None
         if result is not None:
@@ -634,7 +655,7 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
                     f"L-BFGS failed to converge: {result.message}. Increase "
                     "max_iter or max_fun, or scale the data.",
                     ConvergenceWarning,
-                    stacklevel=6,
+                    stacklevel=7,
                 )
         _check_finite(params, "weights")
         self.n_iter_ = len(curve)
@@ -760,7 +781,15 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
         dtype = self._params.dtype if tail else np.intp
         out = np.empty((X.shape[0], *tail), dtype=dtype)
         for rows in gen_batches(X.shape[0], _PREDICT_CHUNK_ROWS):
-            out[rows] = transform(network.logits(X[rows]))
+            with np.errstate(over="ignore", invalid="ignore"):
+                logits = network.logits(X[rows])
+            if np.isnan(logits).any():
+                raise ValueError(
+                    "The network's outputs overflowed to NaN on this X: its values "
+                    "are too large for the fitted weights. Scale the inputs as the "
+                    "training data were scaled."
+                )
+            out[rows] = transform(logits)
         return out
 
     def predict_proba(self, X):

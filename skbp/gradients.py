@@ -63,6 +63,7 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     squares = [float(np.dot(W.ravel(), W.ravel())) for W in net.coefs]
     loss += l2 * sum(squares)
 
+    errstate = np.geterr()
     # One task per chunk of perturbations of one layer's (W, b).
     tasks, start = [], 0
     for index, (affine, x_in) in enumerate(zip(net.affines, inputs, strict=True)):
@@ -83,7 +84,8 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
 
     def run(task):
         flat_k, args = task
-        losses = _perturbed_losses(*args)
+        with np.errstate(**errstate):  # thread-local: pass the caller's on
+            losses = _perturbed_losses(*args)
         return flat_k, (losses[0] - losses[1]) / (2 * h)
 
     grads = np.empty_like(params)
@@ -168,7 +170,8 @@ GRADIENTS = {"backprop": backprop_gradient, "numerical": numerical_gradient}
 def gradient_check(estimator, X, y):
     """Compare backprop and numerical gradients at an estimator's parameters.
 
-    Both gradients of the mean cross-entropy on ``(X, y)`` are computed in
+    Both gradients of the loss on ``(X, y)`` (mean cross-entropy plus the
+    estimator's L2 term) are computed in
     float64 at the estimator's current parameters, or, when it is not fitted,
     at the initial parameters ``fit`` would draw (nothing is trained and the
     estimator is left unchanged). The numerical gradient uses the
@@ -208,9 +211,10 @@ def gradient_check(estimator, X, y):
     True
     """
     network, X, T = estimator._gradient_problem(X, y)
-    backprop_gradient(network, X, T)
+    alpha = estimator.alpha
+    backprop_gradient(network, X, T, alpha=alpha)
     g_bp = network.grads.copy()
-    numerical_gradient(network, X, T, h=estimator.numerical_step)
+    numerical_gradient(network, X, T, alpha=alpha, h=estimator.numerical_step)
     g_num = network.grads
     errors = {}
     for name, sl, _ in network.param_slices():

@@ -56,6 +56,8 @@ class SGDOptimizer:
         if not self.momentum:
             params -= lr * grads
             return
+        if self.velocities is None:  # momentum switched on by set_params
+            self.velocities = np.zeros_like(params)
         v = self.velocities
         v *= self.momentum
         v -= lr * grads
