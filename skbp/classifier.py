@@ -8,6 +8,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.optimize
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -404,6 +405,7 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
             self._fit_stochastic(
                 network, X, T, y_index, sample_weight, rng, incremental
             )
+        _check_outputs(network, X)
 
     def _check_combinations(self, incremental):
         """Raise for parameter values that are invalid only together."""
@@ -783,9 +785,9 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
         for rows in gen_batches(X.shape[0], _PREDICT_CHUNK_ROWS):
             with np.errstate(over="ignore", invalid="ignore"):
                 logits = network.logits(X[rows])
-            if np.isnan(logits).any():
+            if not np.isfinite(logits).all():
                 raise ValueError(
-                    "The network's outputs overflowed to NaN on this X: its values "
+                    "The network's outputs overflowed on this X: its values "
                     "are too large for the fitted weights. Scale the inputs as the "
                     "training data were scaled."
                 )
@@ -905,3 +907,18 @@ def _check_finite(value, what):
             f"Training diverged: the {what} became infinite or NaN. Scale the inputs "
             "(for example with StandardScaler) or lower learning_rate_init."
         )
+
+
+def _check_outputs(network, X):
+    """Raise if the fitted network's outputs on ``X`` overflow.
+
+    Each step checks its loss, but the last update could still leave finite
+    weights so large that the outputs overflow. Only
+    then (huge weights or inputs) is a forward pass over ``X`` worth its cost.
+    """
+    x_max = abs(X.data if sp.issparse(X) else X).max(initial=0)
+    if np.abs(network.params).max() <= 1e6 and x_max <= 1e100:
+        return  # intermediate values stay far below the float range
+    for rows in gen_batches(X.shape[0], _PREDICT_CHUNK_ROWS):
+        if not np.isfinite(network.logits(X[rows])).all():
+            _check_finite(np.nan, "network's output")
