@@ -3,6 +3,7 @@ backpropagation or by numerical gradients."""
 
 from ._version import __version__
 from .classifier import BPClassifier
+from .display import TrainingCurveDisplay
 from .gradients import gradient_check
 
-__all__ = ["BPClassifier", "gradient_check", "__version__"]
+__all__ = ["BPClassifier", "TrainingCurveDisplay", "gradient_check", "__version__"]

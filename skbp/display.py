@@ -1,0 +1,242 @@
+"""``TrainingCurveDisplay``: training loss (and validation score) against epochs."""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+# Label of the twin axes holding validation scores, so that later calls with the
+# same ``ax`` find and reuse it instead of stacking a new twin each time.
+_VALIDATION_AXES_LABEL = "skbp validation scores"
+
+
+def _pyplot(caller):
+    """Import ``matplotlib.pyplot``, or say how to install it."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            f"{caller} needs matplotlib, which is not installed. Install it with "
+            '`pip install matplotlib` (or `pip install "skbp[plot]"`).'
+        ) from exc
+    return plt
+
+
+class TrainingCurveDisplay:
+    """Training-curve visualisation: loss and validation score per epoch.
+
+    Draws an estimator's ``loss_curve_`` against epochs (L-BFGS iterations for
+    ``solver="lbfgs"``) and, when the estimator recorded them
+    (``validation_scores_`` not None, as with ``early_stopping=True``), its
+    validation scores on a second y-axis sharing the epochs. Several fitted
+    estimators, for example the same network trained with
+    ``gradient="backprop"`` and ``gradient="numerical"``, are compared on one
+    axes by calling :meth:`from_estimator` once for each with the same ``ax``:
+    the validation axis and the legend are shared, not duplicated.
+
+    Create it with :meth:`from_estimator`; all attributes are stored in the
+    display. matplotlib is needed only to plot (``pip install matplotlib``).
+
+    Parameters
+    ----------
+    loss_curve : array-like of shape (n_epochs,)
+        Training loss after each epoch (or iteration).
+    validation_scores : array-like of shape (n_epochs,), default=None
+        Validation score after each epoch; None draws no validation curve.
+    name : str, default=None
+        Name of the curve, used in the legend labels.
+    x_label : str, default="Epoch"
+        Label of the x-axis.
+
+    Attributes
+    ----------
+    line_ : matplotlib.lines.Line2D
+        The training-loss curve.
+    validation_line_ : matplotlib.lines.Line2D or None
+        The validation-score curve, or None without validation scores.
+    ax_ : matplotlib.axes.Axes
+        Axes of the loss curve.
+    validation_ax_ : matplotlib.axes.Axes or None
+        Twin axes of the validation scores (shared by every display plotted on
+        ``ax_``), or None if none of them has validation scores.
+    figure_ : matplotlib.figure.Figure
+        Figure containing the curves.
+
+    See Also
+    --------
+    sklearn.model_selection.LearningCurveDisplay : scores against training-set
+        size, across refits.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from skbp import BPClassifier, TrainingCurveDisplay
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X, y = X[:300], y[:300]
+    >>> params = dict(early_stopping=True, n_iter_no_change=np.inf, random_state=0)
+    >>> fig, ax = plt.subplots()
+    >>> for gradient in ["backprop", "numerical"]:
+    ...     clf = BPClassifier((5,), gradient=gradient, max_iter=8, **params)
+    ...     clf = clf.fit(X, y)
+    ...     disp = TrainingCurveDisplay.from_estimator(clf, ax=ax, name=gradient)
+    >>> [line.get_label() for line in disp.ax_.get_lines()]
+    ['backprop: training loss', 'numerical: training loss']
+    >>> [line.get_label() for line in disp.validation_ax_.get_lines()]
+    ['backprop: validation score', 'numerical: validation score']
+    >>> plt.show()  # doctest: +SKIP
+    >>> plt.close(fig)
+    """
+
+    def __init__(
+        self, *, loss_curve, validation_scores=None, name=None, x_label="Epoch"
+    ):
+        self.loss_curve = loss_curve
+        self.validation_scores = validation_scores
+        self.name = name
+        self.x_label = x_label
+
+    def plot(self, ax=None, *, name=None, loss_kwargs=None, validation_kwargs=None):
+        """Plot the curves.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, default=None
+            Axes to plot on; None creates a new figure and axes. Pass the axes
+            of an earlier display to draw on the same plot.
+        name : str, default=None
+            Name for the legend labels; None uses the display's ``name``.
+        loss_kwargs : dict, default=None
+            Keyword arguments for :meth:`matplotlib.axes.Axes.plot` of the
+            loss curve.
+        validation_kwargs : dict, default=None
+            Keyword arguments for the validation-score curve, which by default
+            takes the loss curve's colour and a dashed line.
+
+        Returns
+        -------
+        display : TrainingCurveDisplay
+            The display, with ``line_``, ``ax_``, ``figure_`` and the
+            validation attributes set.
+        """
+        plt = _pyplot(f"{type(self).__name__}.plot")
+        from matplotlib.ticker import MaxNLocator
+
+        if ax is None:
+            _, ax = plt.subplots()
+        name = self.name if name is None else name
+        prefix = "" if name is None else f"{name}: "
+
+        loss = np.asarray(self.loss_curve, dtype=float)
+        (self.line_,) = ax.plot(
+            np.arange(1, loss.size + 1),
+            loss,
+            **{"label": f"{prefix}training loss", **(loss_kwargs or {})},
+        )
+        ax.set_xlabel(self.x_label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("Training loss")
+
+        self.validation_ax_ = _find_validation_axes(ax)
+        self.validation_line_ = None
+        if self.validation_scores is not None and len(self.validation_scores):
+            if self.validation_ax_ is None:
+                self.validation_ax_ = ax.twinx()
+                self.validation_ax_.set_label(_VALIDATION_AXES_LABEL)
+                self.validation_ax_.set_ylabel("Validation score")
+            scores = np.asarray(self.validation_scores, dtype=float)
+            (self.validation_line_,) = self.validation_ax_.plot(
+                np.arange(1, scores.size + 1),
+                scores,
+                **{
+                    "label": f"{prefix}validation score",
+                    "color": self.line_.get_color(),
+                    "linestyle": "--",
+                    **(validation_kwargs or {}),
+                },
+            )
+        _update_legend(ax, self.validation_ax_)
+
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls, estimator, *, ax=None, name=None, loss_kwargs=None, validation_kwargs=None
+    ):
+        """Plot the training curves of a fitted estimator.
+
+        Parameters
+        ----------
+        estimator : estimator instance
+            A fitted :class:`~skbp.BPClassifier`, or any fitted estimator with
+            a ``loss_curve_`` (such as
+            :class:`~sklearn.neural_network.MLPClassifier`), or a
+            :class:`~sklearn.pipeline.Pipeline` ending in one.
+        ax : matplotlib.axes.Axes, default=None
+            Axes to plot on; None creates a new figure and axes. Pass the same
+            axes for each estimator to compare them on one plot.
+        name : str, default=None
+            Name for the legend labels. None uses the class name, followed for
+            a ``BPClassifier`` by its ``gradient``, e.g.
+            ``"BPClassifier (numerical)"``.
+        loss_kwargs : dict, default=None
+            Keyword arguments for the loss curve's
+            :meth:`matplotlib.axes.Axes.plot`.
+        validation_kwargs : dict, default=None
+            Keyword arguments for the validation-score curve.
+
+        Returns
+        -------
+        display : TrainingCurveDisplay
+            The display, plotted.
+        """
+        _pyplot(f"{cls.__name__}.from_estimator")
+        if hasattr(estimator, "steps"):  # a Pipeline: its final step learned
+            estimator = estimator[-1]
+        check_is_fitted(estimator)
+        if getattr(estimator, "loss_curve_", None) is None:
+            raise ValueError(
+                f"{type(estimator).__name__} has no loss_curve_ to plot: "
+                "TrainingCurveDisplay needs an estimator that records its "
+                "training loss, such as BPClassifier or MLPClassifier."
+            )
+        if name is None:
+            name = type(estimator).__name__
+            if isinstance(getattr(estimator, "gradient", None), str):
+                name += f" ({estimator.gradient})"
+        lbfgs = getattr(estimator, "solver", None) == "lbfgs"
+        display = cls(
+            loss_curve=estimator.loss_curve_,
+            validation_scores=getattr(estimator, "validation_scores_", None),
+            name=name,
+            x_label="Iteration (L-BFGS)" if lbfgs else "Epoch",
+        )
+        return display.plot(
+            ax=ax, loss_kwargs=loss_kwargs, validation_kwargs=validation_kwargs
+        )
+
+
+def _find_validation_axes(ax):
+    """The twin axes of validation scores made earlier for ``ax``, or None."""
+    for other in ax.figure.axes:
+        if (
+            other is not ax
+            and other.get_label() == _VALIDATION_AXES_LABEL
+            and other.get_shared_x_axes().joined(other, ax)
+        ):
+            return other
+    return None
+
+
+def _update_legend(ax, validation_ax):
+    """One legend for the curves of both y-axes, on the axes drawn on top."""
+    handles, labels = ax.get_legend_handles_labels()
+    top = ax
+    if validation_ax is not None:
+        more_handles, more_labels = validation_ax.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+        top = validation_ax
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    top.legend(handles, labels)

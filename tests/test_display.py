@@ -1,0 +1,144 @@
+"""TrainingCurveDisplay draws the expected lines, labels and legend (Agg backend)."""
+
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skbp import BPClassifier, TrainingCurveDisplay
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:300] / 16, y[:300]
+
+
+def fitted(X, y, **params):
+    params = {"max_iter": 6, "n_iter_no_change": np.inf, "random_state": 0, **params}
+    return BPClassifier((5,), **params).fit(X, y)
+
+
+def legend_texts(ax):
+    return [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+def test_loss_curve_only(digits):
+    clf = fitted(*digits)
+    disp = TrainingCurveDisplay.from_estimator(clf)
+
+    assert disp.ax_.get_lines() == [disp.line_]
+    np.testing.assert_array_equal(disp.line_.get_xdata(), np.arange(1, 7))
+    np.testing.assert_array_equal(disp.line_.get_ydata(), clf.loss_curve_)
+    assert disp.line_.get_label() == "BPClassifier (backprop): training loss"
+    assert disp.ax_.get_xlabel() == "Epoch"
+    assert disp.ax_.get_ylabel() == "Training loss"
+    assert legend_texts(disp.ax_) == ["BPClassifier (backprop): training loss"]
+    assert disp.validation_line_ is None and disp.validation_ax_ is None
+    assert disp.figure_ is disp.ax_.figure
+    assert disp.figure_.axes == [disp.ax_]
+
+
+def test_validation_scores_on_a_twin_axis(digits):
+    clf = fitted(*digits, early_stopping=True)
+    disp = TrainingCurveDisplay.from_estimator(clf, name="bp")
+
+    val_ax, val_line = disp.validation_ax_, disp.validation_line_
+    assert disp.figure_.axes == [disp.ax_, val_ax]
+    assert val_ax.get_lines() == [val_line]
+    np.testing.assert_array_equal(val_line.get_ydata(), clf.validation_scores_)
+    np.testing.assert_array_equal(val_line.get_xdata(), np.arange(1, 7))
+    assert val_ax.get_ylabel() == "Validation score"
+    assert val_ax.get_xlim() == disp.ax_.get_xlim()  # shares the epochs
+    assert val_line.get_color() == disp.line_.get_color()
+    assert val_line.get_linestyle() == "--"
+    # One legend with both curves, on the axes drawn on top.
+    assert disp.ax_.get_legend() is None
+    assert legend_texts(val_ax) == ["bp: training loss", "bp: validation score"]
+
+
+def test_backprop_and_numerical_on_one_axes(digits):
+    fig, ax = plt.subplots()
+    displays = {}
+    for gradient in ("backprop", "numerical"):
+        clf = fitted(*digits, gradient=gradient, early_stopping=True)
+        displays[gradient] = TrainingCurveDisplay.from_estimator(clf, ax=ax)
+    bp, num = displays["backprop"], displays["numerical"]
+
+    assert bp.ax_ is num.ax_ is ax and bp.figure_ is fig
+    assert fig.axes == [ax, bp.validation_ax_]  # one twin axis, reused
+    assert num.validation_ax_ is bp.validation_ax_
+    assert ax.get_lines() == [bp.line_, num.line_]
+    assert bp.validation_ax_.get_lines() == [bp.validation_line_, num.validation_line_]
+    assert bp.line_.get_color() != num.line_.get_color()
+    assert legend_texts(bp.validation_ax_) == [
+        "BPClassifier (backprop): training loss",
+        "BPClassifier (numerical): training loss",
+        "BPClassifier (backprop): validation score",
+        "BPClassifier (numerical): validation score",
+    ]
+    assert ax.get_legend() is None
+    # Same batches, same model: the two curves lie on top of each other.
+    np.testing.assert_allclose(
+        bp.line_.get_ydata(), num.line_.get_ydata(), rtol=1e-6, atol=0
+    )
+
+
+def test_lbfgs_pipeline_and_mlpclassifier(digits):
+    X, y = digits
+    pipe = make_pipeline(
+        StandardScaler(), BPClassifier((5,), solver="lbfgs", max_iter=5)
+    ).fit(X, y)
+    disp = TrainingCurveDisplay.from_estimator(pipe)
+    assert disp.ax_.get_xlabel() == "Iteration (L-BFGS)"
+    np.testing.assert_array_equal(disp.line_.get_ydata(), pipe[-1].loss_curve_)
+
+    mlp = MLPClassifier((5,), max_iter=5, early_stopping=True, random_state=0)
+    disp = TrainingCurveDisplay.from_estimator(mlp.fit(X, y), ax=disp.ax_)
+    assert disp.line_.get_label() == "MLPClassifier: training loss"
+    assert disp.validation_line_.get_label() == "MLPClassifier: validation score"
+
+
+def test_plot_from_arrays_with_kwargs():
+    disp = TrainingCurveDisplay(
+        loss_curve=[2.0, 1.0, 0.5], validation_scores=[0.5, 0.7, 0.8], x_label="Step"
+    )
+    assert disp.plot(loss_kwargs={"color": "red"}) is disp
+    assert disp.line_.get_label() == "training loss"  # no name, no prefix
+    assert disp.line_.get_color() == "red"
+    assert disp.validation_line_.get_color() == "red"
+    assert disp.ax_.get_xlabel() == "Step"
+
+    fig, ax = plt.subplots()
+    disp.plot(ax=ax, name="again", validation_kwargs={"linestyle": ":"})
+    assert disp.ax_ is ax and disp.figure_ is fig
+    assert disp.validation_line_.get_linestyle() == ":"
+    assert disp.validation_line_.get_label() == "again: validation score"
+
+
+def test_errors(digits, monkeypatch):
+    with pytest.raises(NotFittedError):
+        TrainingCurveDisplay.from_estimator(BPClassifier())
+    with pytest.raises(ValueError, match="has no loss_curve_"):
+        TrainingCurveDisplay.from_estimator(StandardScaler().fit(digits[0]))
+
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match="needs matplotlib.*pip install matplotlib"):
+        TrainingCurveDisplay.from_estimator(fitted(*digits))
+    with pytest.raises(ImportError, match=r"TrainingCurveDisplay\.plot needs"):
+        TrainingCurveDisplay(loss_curve=[1.0]).plot()
