@@ -916,7 +916,8 @@ def _check_outputs(network, X):
     weights so large that the outputs overflow. Only
     then (huge weights or inputs) is a forward pass over ``X`` worth its cost.
     """
-    x_max = abs(X.data if sp.issparse(X) else X).max(initial=0)
+    values = X.data if sp.issparse(X) else X
+    x_max = max(values.max(initial=0), -values.min(initial=0))  # no |X| copy
     if np.abs(network.params).max() <= 1e6 and x_max <= 1e100:
         return  # intermediate values stay far below the float range
     for rows in gen_batches(X.shape[0], _PREDICT_CHUNK_ROWS):
