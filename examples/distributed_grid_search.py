@@ -43,7 +43,7 @@ from skbp import BPClassifier
 
 def parse_args(argv=None):
     """Parse the command line."""
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().partition("\n")[0])
     parser.add_argument(
         "--scheduler",
         default=None,

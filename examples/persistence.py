@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 
 from skbp import BPClassifier
 
-parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+parser = argparse.ArgumentParser(description=__doc__.strip().partition("\n")[0])
 parser.add_argument("--epochs", type=int, default=30, help="max_iter (30)")
 parser.add_argument("--hidden", type=int, default=50, help="hidden units (50)")
 parser.add_argument(

@@ -30,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skbp import BPClassifier
 
-parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+parser = argparse.ArgumentParser(description=__doc__.strip().partition("\n")[0])
 parser.add_argument(
     "--n-samples", type=int, default=None, help="use the first N digits (all)"
 )

@@ -142,3 +142,16 @@ def test_errors(digits, monkeypatch):
         TrainingCurveDisplay.from_estimator(fitted(*digits))
     with pytest.raises(ImportError, match=r"TrainingCurveDisplay\.plot needs"):
         TrainingCurveDisplay(loss_curve=[1.0]).plot()
+
+
+def test_training_curves_example(tmp_path):
+    from test_examples import check_figure, run_example
+
+    figure = tmp_path / "curves.png"
+    stdout = run_example(
+        "plot_training_curves.py",
+        *("--n-samples", "300", "--epochs", "3", "--output", str(figure)),
+    )
+    assert "numerical: 3 epochs" in stdout
+    assert "largest difference between the two loss curves" in stdout
+    check_figure(stdout, figure)
