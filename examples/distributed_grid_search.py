@@ -113,6 +113,11 @@ def make_search(args):
     )
 
 
+def count(n, noun):
+    """``n`` and ``noun``, plural unless ``n`` is 1."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def timed_fit(search, X, y):
     """Fit ``search``; return its wall time in seconds."""
     start = time.perf_counter()
@@ -167,7 +172,7 @@ def main(argv=None):
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",
         )
-        where = f"a LocalCluster of {args.n_workers} workers on 127.0.0.1"
+        where = f"a LocalCluster of {count(args.n_workers, 'worker')} on 127.0.0.1"
     else:
         cluster = None
         where = f"the cluster at {args.scheduler}"
@@ -175,7 +180,8 @@ def main(argv=None):
     try:
         with Client(cluster or args.scheduler, timeout="30s") as client:
             n_threads = sum(client.nthreads().values())
-            print(f"connected to {where}: {n_threads} worker threads")
+            threads = count(n_threads, "worker thread")
+            print(f"connected to {where}: {threads}")
             if importlib.util.find_spec("bokeh") is None:
                 print("dashboard: not served (pip install bokeh)")
             else:
@@ -213,7 +219,7 @@ def main(argv=None):
         )
         print()
         rows = [
-            (f"dask ({n_threads} worker threads)", dask_time),
+            (f"dask ({threads})", dask_time),
             (f"loky ({joblib.cpu_count()} local cores)", local_time),
         ]
         print(f"{'joblib backend':<28}  {'wall time (s)':>13}")
