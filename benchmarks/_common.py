@@ -1,0 +1,430 @@
+"""Shared helpers of the benchmark scripts: machine report, timing, data, baselines.
+
+Every script measures its contenders side by side in one process run,
+interleaving their repetitions round by round (the machines are shared and
+noisy), and reports the minimum of the repeats with the median beside it. A
+ratio is the ratio of the two minimums, with the median of the per-round
+ratios (each pairing two runs made close together in time) beside it.
+"""
+
+import gc
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import scipy
+import sklearn
+from sklearn.datasets import load_digits, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import skbp
+from skbp import BPClassifier
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The reference experiment of DESIGN.md: digits 64-50-10, batch 100, SGD 0.1,
+# 80/20 split.
+REFERENCE = {"hidden": 50, "batch_size": 100, "learning_rate": 0.1, "test_size": 0.2}
+
+TIMING_NOTE = (
+    "Times: minimum of {repeats} interleaved repeats (median in parentheses). "
+    "Ratios: of the minimums (median of the per-round ratios in parentheses)."
+)
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def cpu_model():
+    """Return the processor's model name as the kernel reports it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_revision():
+    """Return the repository's short commit, noting uncommitted changes in skbp/."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "skbp"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + (" (skbp/ has uncommitted changes)" if dirty else "")
+
+
+def machine_lines():
+    """Lines describing the machine, the versions and the BLAS thread pools."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",) * 3
+    lines = [
+        f"Machine: {cpu_model()}, {os.cpu_count()} logical CPUs, "
+        f"load average {' '.join(f'{x:.2f}' for x in load)}",
+        f"Python {platform.python_version()}, numpy {np.__version__}, "
+        f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, "
+        f"skbp {skbp.__version__} at commit {git_revision()}",
+    ]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith(("OPENBLAS_", "OMP_", "MKL_", "GOTO", "BLIS_"))
+    }
+    lines.append(
+        "Environment: "
+        + (", ".join(f"{k}={v}" for k, v in sorted(env.items())) or "no BLAS variable")
+    )
+    for lib in threadpool_info():
+        lines.append(
+            "threadpoolctl: "
+            + ", ".join(
+                f"{key}={lib.get(key)}"
+                for key in (
+                    "user_api",
+                    "internal_api",
+                    "version",
+                    "num_threads",
+                    "architecture",
+                    "threading_layer",
+                )
+                if lib.get(key) is not None
+            )
+            + f", {Path(lib['filepath']).name}"
+        )
+    return lines
+
+
+def print_header(title, args, repeats=None):
+    """Print the title, the command, the date, the machine and the timing rule."""
+    print(f"# {title}\n")
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    print(f"Command: python benchmarks/{command}")
+    print(f"Date: {datetime.now().isoformat(timespec='seconds')}")
+    for line in machine_lines():
+        print(line)
+    if repeats is not None:
+        print(TIMING_NOTE.format(repeats=repeats))
+    print(flush=True)
+
+
+def markdown_table(headers, rows):
+    """Return ``rows`` as a Markdown table (cells already formatted as text)."""
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row):
+        return (
+            "| "
+            + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+            + " |"
+        )
+
+    sep = "| " + " | ".join("-" * w for w in widths) + " |"
+    return "\n".join([line(cells[0]), sep, *(line(r) for r in cells[1:])])
+
+
+def fmt_seconds(seconds):
+    """Format a duration with a unit that keeps three significant digits."""
+    if seconds >= 1:
+        return f"{seconds:.3g} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} µs"
+
+
+def fmt_mib(n_bytes):
+    """Format a byte count in MiB."""
+    return f"{n_bytes / 2**20:.1f} MiB"
+
+
+def target_verdict(value, limit, *, at_most=True):
+    """Return ``"met"`` or ``"NOT met"`` for ``value <= limit`` (or ``>=``)."""
+    ok = value <= limit if at_most else value >= limit
+    return "met" if ok else "NOT met"
+
+
+# ------------------------------------------------------------------- timing
+
+
+@dataclass
+class Timing:
+    """The wall-clock times of one contender, and the result of its last run."""
+
+    name: str
+    times: list = field(default_factory=list)
+    result: object = None
+    scale: float = 1.0  # divide each time by this (e.g. the number of steps)
+
+    @property
+    def per_unit(self):
+        """Times divided by ``scale``."""
+        return [t / self.scale for t in self.times]
+
+    @property
+    def min(self):
+        """Minimum time per unit."""
+        return min(self.per_unit)
+
+    @property
+    def median(self):
+        """Median time per unit."""
+        return statistics.median(self.per_unit)
+
+    def cell(self):
+        """``min (median)``, formatted."""
+        return f"{fmt_seconds(self.min)} ({fmt_seconds(self.median)})"
+
+
+def time_interleaved(contenders, repeats, *, warmup=1, scales=None, budget=None):
+    """Time each callable ``repeats`` times, one run of each per round.
+
+    Parameters
+    ----------
+    contenders : dict of str to callable
+        Callables taking no argument; each one's last return value is kept.
+    repeats : int
+        Rounds. The order of the contenders rotates from round to round so
+        that none always runs first (or right after the same one).
+    warmup : int
+        Untimed runs of each contender first (imports, thread pools, caches).
+    scales : dict of str to float, optional
+        Units of work per run (steps, epochs): times are reported per unit.
+    budget : float, optional
+        Seconds after which no new round starts (at least one round runs),
+        for contenders whose cost varies by orders of magnitude with size.
+
+    Returns
+    -------
+    dict of str to Timing
+    """
+    scales = scales or {}
+    timings = {name: Timing(name, scale=scales.get(name, 1.0)) for name in contenders}
+    names = list(contenders)
+    for _ in range(warmup):
+        for name in names:
+            timings[name].result = contenders[name]()
+    started = time.perf_counter()
+    for r in range(repeats):
+        if r and budget is not None and time.perf_counter() - started > budget:
+            break
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            gc.collect()
+            start = time.perf_counter()
+            result = contenders[name]()
+            timings[name].times.append(time.perf_counter() - start)
+            timings[name].result = result
+    return timings
+
+
+def ratio(a, b):
+    """Return ``(min(a)/min(b), median of the per-round ratios a_i/b_i)``."""
+    per_round = [x / y for x, y in zip(a.per_unit, b.per_unit, strict=True)]
+    return a.min / b.min, statistics.median(per_round)
+
+
+def fmt_ratio(a, b):
+    """``r (median r_i)`` for ``ratio(a, b)``."""
+    return "{} ({})".format(*(fmt_number(x) for x in ratio(a, b)))
+
+
+def fmt_number(x):
+    """Three decimals below 10, one below 100, none above."""
+    if x >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.1f}" if x >= 10 else f"{x:.3f}"
+
+
+def add_blas_threads_arg(parser):
+    """Add ``--blas-threads``: one BLAS thread limit applied to every contender."""
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        help="limit BLAS to N threads for every contender alike (default: as is)",
+    )
+
+
+def blas_limit(n_threads):
+    """Context limiting BLAS to ``n_threads`` (None: leave the thread pools alone)."""
+    if n_threads is None:
+        return nullcontext()
+    return threadpool_limits(limits=n_threads, user_api="blas")
+
+
+def quiet():
+    """Silence the warnings that deliberately short benchmark fits raise."""
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    warnings.filterwarnings("ignore", message="Got `batch_size` less than 1")
+
+
+# --------------------------------------------------------------------- data
+
+
+def digits_split(dtype=np.float64, n_samples=None, seed=0):
+    """Digits as loaded (pixels 0-16), the first ``n_samples`` of them, 80/20 split."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:n_samples].astype(dtype), y[:n_samples]
+    return train_test_split(
+        X, y, test_size=REFERENCE["test_size"], random_state=seed, stratify=None
+    )
+
+
+def mnist_like(n_samples, n_test, n_features=784, n_informative=50, seed=0):
+    """``make_classification`` data of MNIST's size: ``n_samples`` to train on.
+
+    Returns float64 ``X_train, X_test, y_train, y_test``; the features are
+    already centred and of unit scale (noise is N(0, 1), the informative
+    features are Gaussian clusters at +-1 per dimension), so they are not
+    rescaled.
+    """
+    n_informative = min(n_informative, n_features)
+    X, y = make_classification(
+        n_samples + n_test,
+        n_features,
+        n_informative=n_informative,
+        n_redundant=0,
+        n_classes=10,
+        random_state=seed,
+    )
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    return X[:n_samples], X[n_samples:], y[:n_samples], y[n_samples:]
+
+
+# ---------------------------------------------------------------- baselines
+
+
+def bp_classifier(hidden, *, learning_rate_init, batch_size, max_iter, seed, **kw):
+    """A ``BPClassifier`` that trains exactly ``max_iter`` epochs (no early stop)."""
+    return BPClassifier(
+        (hidden,),
+        learning_rate_init=learning_rate_init,
+        batch_size=batch_size,
+        max_iter=max_iter,
+        tol=0.0,
+        n_iter_no_change=np.inf,
+        random_state=seed,
+        **kw,
+    )
+
+
+def mlp_classifier(hidden, *, learning_rate_init, batch_size, max_iter, seed, **kw):
+    """An ``MLPClassifier`` configured as ``bp_classifier``: logistic units, plain SGD.
+
+    No momentum, no L2 penalty, constant learning rate, exactly ``max_iter``
+    epochs, shuffled batches from the same ``random_state``: with the same
+    Glorot initialisation, ``BPClassifier`` and ``MLPClassifier`` then start
+    from the same weights, see the same batches and end at the same weights
+    up to rounding (``max_param_diff`` shows it).
+    """
+    options = {
+        "activation": "logistic",
+        "solver": "sgd",
+        "alpha": 0.0,
+        "learning_rate": "constant",
+        "momentum": 0.0,
+        "nesterovs_momentum": False,
+        "early_stopping": False,
+        "shuffle": True,
+        "tol": 0.0,
+        "n_iter_no_change": np.inf,
+        **kw,
+    }
+    return MLPClassifier(
+        (hidden,),
+        learning_rate_init=learning_rate_init,
+        batch_size=batch_size,
+        max_iter=max_iter,
+        random_state=seed,
+        **options,
+    )
+
+
+def flat_params(clf):
+    """Concatenate a fitted model's ``W1, b1, W2, b2, ...`` (skbp's layout)."""
+    chunks = []
+    for W, b in zip(clf.coefs_, clf.intercepts_, strict=True):
+        chunks += [np.ravel(W), np.ravel(b)]
+    return np.concatenate(chunks)
+
+
+def max_param_diff(a, b):
+    """Largest absolute difference between two fitted models' parameters."""
+    return float(
+        np.abs(flat_params(a).astype(np.float64) - flat_params(b)).max(initial=0)
+    )
+
+
+def steps_per_epoch(n_samples, batch_size):
+    """Mini-batches per epoch (the last one may be partial)."""
+    return -(-n_samples // min(batch_size, n_samples))
+
+
+class GemmFloor:
+    """The bare matrix products of SGD epochs of an ``n_in-hidden-n_out`` network.
+
+    Per batch, exactly the five products of one backprop step and nothing
+    else: ``Xb @ W1``, ``Z @ W2``, ``Z.T @ D2``, ``D2 @ W2.T``, ``Xb.T @ D1``,
+    written with ``out=`` into buffers allocated once. ``Xb`` is a slice of
+    contiguous rows (no gather of shuffled rows, no activation, no loss, no
+    update). No implementation of the same epochs can be faster with the same
+    BLAS, so it is the floor.
+    """
+
+    def __init__(self, X, n_hidden, n_out, batch_size, seed=0):
+        rng = np.random.RandomState(seed)
+        dtype = X.dtype
+        n_in = X.shape[1]
+        self.X = X
+        self.batch_size = min(batch_size, X.shape[0])
+        self.W1 = rng.standard_normal((n_in, n_hidden)).astype(dtype)
+        self.W2 = rng.standard_normal((n_hidden, n_out)).astype(dtype)
+        self.Z = np.empty((self.batch_size, n_hidden), dtype)
+        self.A2 = np.empty((self.batch_size, n_out), dtype)
+        self.D2 = rng.standard_normal((self.batch_size, n_out)).astype(dtype)
+        self.D1 = np.empty((self.batch_size, n_hidden), dtype)
+        self.dW1 = np.empty_like(self.W1)
+        self.dW2 = np.empty_like(self.W2)
+
+    def run(self, epochs=1):
+        """Run the products of ``epochs`` epochs; return the number of batches."""
+        n, bs = self.X.shape[0], self.batch_size
+        W1, W2, W2T = self.W1, self.W2, self.W2.T
+        n_batches = 0
+        for _ in range(epochs):
+            for start in range(0, n, bs):
+                Xb = self.X[start : start + bs]
+                m = Xb.shape[0]
+                Z, A2, D2, D1 = self.Z[:m], self.A2[:m], self.D2[:m], self.D1[:m]
+                np.matmul(Xb, W1, out=Z)
+                np.matmul(Z, W2, out=A2)
+                np.matmul(Z.T, D2, out=self.dW2)
+                np.matmul(D2, W2T, out=D1)
+                np.matmul(Xb.T, D1, out=self.dW1)
+                n_batches += 1
+        return n_batches
