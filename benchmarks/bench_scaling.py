@@ -137,15 +137,26 @@ def save_figure(path, records):
     except ImportError:
         return None
     fig, (ax_ratio, ax_time) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
-    for n_in in sorted({r["n_in"] for r in records}):
+    for i, n_in in enumerate(sorted({r["n_in"] for r in records})):
         rs = [r for r in records if r["n_in"] == n_in]
         params = [r["params"] for r in rs]
-        ax_ratio.plot(params, [r["ratio"] for r in rs], "o-", label=f"{n_in} inputs")
-        ax_time.plot(
-            params, [r["numerical"] for r in rs], "o-", label=f"numerical, {n_in} in"
+        color = f"C{i}"
+        ax_ratio.plot(
+            params, [r["ratio"] for r in rs], "o-", color=color, label=f"{n_in} inputs"
         )
         ax_time.plot(
-            params, [r["backprop"] for r in rs], "s--", label=f"backprop, {n_in} in"
+            params,
+            [r["numerical"] for r in rs],
+            "o-",
+            color=color,
+            label=f"numerical, {n_in} inputs",
+        )
+        ax_time.plot(
+            params,
+            [r["backprop"] for r in rs],
+            "s--",
+            color=color,
+            label=f"backprop, {n_in} inputs",
         )
     all_params = np.array(sorted(r["params"] for r in records))
     fit = np.median([r["ratio"] / r["params"] for r in records])
