@@ -360,7 +360,9 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
             reset=first_pass,
         )
         y_index = self._encode_labels(y, first_pass, incremental, classes)
-        sample_weight = self._sample_weight(sample_weight, X, y_index)
+        if first_pass:
+            self.__dict__.pop("_balanced_weights", None)
+        sample_weight = self._sample_weight(sample_weight, X, y_index, incremental)
 
         layer_units = [X.shape[1], *self._hidden_sizes(), len(self.classes_)]
         rng = check_random_state(self.random_state)
@@ -419,10 +421,15 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
                 "partial_fit does not support early_stopping=True: there is no "
                 "held-out set across calls. Use fit, or set early_stopping=False."
             )
-        if incremental and isinstance(self.class_weight, str):
+        if (
+            incremental
+            and isinstance(self.class_weight, str)
+            and not hasattr(self, "_balanced_weights")
+        ):
             raise ValueError(
-                "class_weight='balanced' is not supported by partial_fit: the class "
-                "frequencies of later calls are unknown. Pass class_weight as a "
+                "class_weight='balanced' needs a first call to fit: partial_fit "
+                "alone cannot know the class frequencies of later calls. Call fit "
+                "first (partial_fit then reuses its weights), or pass a "
                 "dict, e.g. computed with "
                 "sklearn.utils.class_weight.compute_class_weight on all of y."
             )
@@ -497,7 +504,7 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
                 np.arange(X.shape[0]),
                 random_state=rng,
                 test_size=self.validation_fraction,
-                stratify=y_index,
+                stratify=_stratify_or_none(y_index, self.validation_fraction),
             )
             if len(val) < 2:
                 raise ValueError(
@@ -712,18 +719,26 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
             )
         return np.searchsorted(self.classes_, y)
 
-    def _sample_weight(self, sample_weight, X, y_index):
+    def _sample_weight(self, sample_weight, X, y_index, incremental):
         """Combine ``sample_weight`` and ``class_weight``; None when unweighted."""
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
         if self.class_weight is not None:
-            per_class = self._class_weights(y_index)
+            per_class = self._class_weights(y_index, sample_weight, incremental)
             weights = per_class.astype(X.dtype)[y_index]
             sample_weight = (
                 weights if sample_weight is None else sample_weight * weights
             )
+        if sample_weight is not None and not incremental:
+            weighted = np.bincount(y_index, weights=sample_weight)
+            if np.count_nonzero(weighted) == 1:
+                raise ValueError(
+                    "Only one class has samples of positive weight: class "
+                    f"{self.classes_[np.flatnonzero(weighted)[0]]!r}. A classifier "
+                    "needs at least 2 classes."
+                )
         if sample_weight is not None and not sample_weight.sum() > 0:
             raise ValueError(
                 "The sample weights (times class_weight) sum to zero: nothing to "
@@ -731,11 +746,18 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
             )
         return sample_weight
 
-    def _class_weights(self, y_index):
+    def _class_weights(self, y_index, sample_weight, incremental):
         n_classes = len(self.classes_)
         if isinstance(self.class_weight, str):  # "balanced"
-            counts = np.bincount(y_index, minlength=n_classes)
-            return len(y_index) / (n_classes * np.maximum(counts, 1))
+            if incremental:
+                return self._balanced_weights  # computed by fit, as SGDClassifier
+            # Weighted class totals, as compute_class_weight(sample_weight=...).
+            counts = np.bincount(y_index, weights=sample_weight, minlength=n_classes)
+            total = counts.sum()
+            self._balanced_weights = total / (
+                n_classes * np.where(counts > 0, counts, 1)
+            )
+            return self._balanced_weights
         weights = np.ones(n_classes)
         for label, weight in self.class_weight.items():
             matches = np.flatnonzero(self.classes_ == label)
@@ -825,7 +847,7 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
             Log-probability of each class, columns in the order of ``classes_``.
         """
         check_is_fitted(self)
-        return self._forward_blocks(X, log_softmax, (self.n_outputs_,))
+        return self._forward_blocks(X, _log_proba, (self.n_outputs_,))
 
     def predict(self, X):
         """Predict class labels.
@@ -897,6 +919,13 @@ def _softmax(logits):
     return np.exp(log_softmax(logits))
 
 
+def _log_proba(logits):
+    # -inf exactly where predict_proba underflows to 0, so the two agree.
+    log_proba = log_softmax(logits)
+    log_proba[np.exp(log_proba) == 0] = -np.inf
+    return log_proba
+
+
 def _argmax(logits):
     return logits.argmax(axis=1)
 
@@ -923,3 +952,16 @@ def _check_outputs(network, X):
     for rows in gen_batches(X.shape[0], _PREDICT_CHUNK_ROWS):
         if not np.isfinite(network.logits(X[rows])).all():
             _check_finite(np.nan, "network's output")
+
+
+def _stratify_or_none(y_index, validation_fraction):
+    """``y_index`` when a stratified split is possible, else None (plain split)."""
+    counts = np.bincount(y_index)
+    counts = counts[counts > 0]
+    n_val = int(np.ceil(validation_fraction * len(y_index)))
+    possible = (
+        counts.min() >= 2
+        and n_val >= len(counts)
+        and len(y_index) - n_val >= len(counts)
+    )
+    return y_index if possible else None

@@ -1,0 +1,138 @@
+"""The hidden-layer activations Tanh, ReLU and Identity, against their definitions.
+
+Each backward is checked against central differences of its forward; no
+layer writes into its inputs; huge finite inputs give no overflow warning
+(pytest turns RuntimeWarning into an error for the whole suite); and the
+network uses each one where MLPClassifier's ``activation`` says.
+"""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import expit
+
+from skbp.layers import Identity, ReLU, Sigmoid, Tanh
+from skbp.network import ACTIVATIONS, Network
+
+DEFINITIONS = {
+    "tanh": (Tanh, np.tanh),
+    "relu": (ReLU, lambda x: np.where(x > 0, x, 0.0)),
+    "identity": (Identity, lambda x: x),
+}
+
+
+def central_differences(f, x, h=1e-6):
+    """Gradient of the scalar ``f(x)`` by central differences (``x`` restored)."""
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        orig = x[idx]
+        x[idx] = orig + h
+        plus = f(x)
+        x[idx] = orig - h
+        minus = f(x)
+        x[idx] = orig
+        grad[idx] = (plus - minus) / (2 * h)
+    return grad
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def _input(rng, shape=(4, 5)):
+    x = rng.normal(size=shape) * 2
+    x[np.abs(x) < 1e-2] = 0.5  # keep clear of ReLU's kink
+    return x
+
+
+@pytest.mark.parametrize("name", DEFINITIONS)
+def test_forward_matches_definition(rng, name):
+    layer_class, definition = DEFINITIONS[name]
+    x = _input(rng)
+    assert_allclose(layer_class().forward(x), definition(x), rtol=1e-15)
+    assert_allclose(layer_class()(x), definition(x), rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", DEFINITIONS)
+def test_backward_matches_central_differences(rng, name):
+    layer_class, _ = DEFINITIONS[name]
+    x, dout = _input(rng), rng.normal(size=(4, 5))
+    layer = layer_class()
+    layer.forward(x)
+    dx = layer.backward(dout)
+
+    def f(z):
+        return np.sum(layer_class()(z) * dout)
+
+    assert_allclose(dx, central_differences(f, x.copy()), rtol=1e-7, atol=1e-9)
+
+
+def test_relu_gradient_is_zero_at_and_below_zero():
+    # MLPClassifier's convention: derivative 0 wherever the output is 0.
+    layer = ReLU()
+    layer.forward(np.array([[-3.0, -0.0, 0.0, 1e-300, 2.0]]))
+    assert_array_equal(layer.backward(np.full((1, 5), 7.0)), [[0, 0, 0, 7, 7]])
+
+
+@pytest.mark.parametrize("name", DEFINITIONS)
+def test_no_input_is_written_and_calling_keeps_the_cache(rng, name):
+    layer_class, _ = DEFINITIONS[name]
+    x, dout = _input(rng), rng.normal(size=(4, 5))
+    x0, dout0 = x.copy(), dout.copy()
+    layer = layer_class()
+    layer.forward(x)
+    cached = dict(vars(layer))
+    layer(x + 1.0)  # the pure call must not touch the cache
+    assert all(vars(layer)[k] is v for k, v in cached.items())
+    layer.backward(dout)
+    assert_array_equal(x, x0)
+    assert_array_equal(dout, dout0)
+
+
+@pytest.mark.parametrize("name", DEFINITIONS)
+@pytest.mark.parametrize("scale", [1e2, 1e10, 1e300, 1.7e308])
+def test_huge_finite_input_stays_finite_and_silent(name, scale):
+    layer_class, definition = DEFINITIONS[name]
+    x = np.array([[scale, -scale, 0.0], [-scale, scale, 1.0]])
+    layer = layer_class()
+    out = layer.forward(x)
+    assert np.all(np.isfinite(out))
+    assert_array_equal(out, definition(x))
+    dx = layer.backward(np.ones_like(x))
+    assert np.all(np.isfinite(dx))
+    big = layer.backward(np.full_like(x, 1e300))
+    assert np.all(np.isfinite(big))
+
+
+@pytest.mark.parametrize("name", DEFINITIONS)
+def test_float32_stays_float32(rng, name):
+    layer_class, _ = DEFINITIONS[name]
+    x = _input(rng).astype(np.float32)
+    layer = layer_class()
+    assert layer.forward(x).dtype == np.float32
+    assert layer.backward(np.ones_like(x)).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "name, function",
+    [
+        ("logistic", expit),
+        ("tanh", np.tanh),
+        ("relu", lambda z: np.maximum(z, 0)),
+        ("identity", lambda z: z),
+    ],
+)
+def test_network_applies_the_named_activation_between_affine_layers(
+    rng, name, function
+):
+    units = [3, 4, 5, 2]
+    params = rng.normal(size=3 * 4 + 4 + 4 * 5 + 5 + 5 * 2 + 2)
+    network = Network(units, params, activation=name)
+    W1, W2, W3 = network.coefs
+    b1, b2, b3 = network.intercepts
+    X = rng.normal(size=(6, 3))
+    expected = function(function(X @ W1 + b1) @ W2 + b2) @ W3 + b3
+    assert_allclose(network.logits(X), expected, rtol=1e-13)
+    assert set(ACTIVATIONS) == {"logistic", "tanh", "relu", "identity"}
+    assert ACTIVATIONS["logistic"] is Sigmoid
