@@ -68,7 +68,7 @@ def train(method, args, X_train, y_train, X_test, y_test, progress):
         batch_size=args.batch_size,
         max_iter=1,
         weight_init_std=args.weight_init_std,
-        # Fixed step count: the N(0, 0.01^2) plateau would fool the stopping rule.
+        # A fixed step count, as the reference: no stopping rule, no warning.
         n_iter_no_change=np.inf,
         # A RandomState instance, not an int: each warm-started epoch continues
         # the same stream, so the batches are exactly those of a single fit.

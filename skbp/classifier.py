@@ -134,8 +134,9 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
         + fan_out))``, ``k = 2`` for logistic units and 6 otherwise. A float
         ``s`` draws weights from ``N(0, s**2)`` and zero biases, as the
         reference experiment does with ``s = 0.01``. With such a small ``s``
-        the loss stays on a plateau for many epochs first, which the
-        ``tol``/``n_iter_no_change`` rule mistakes for convergence: set
+        the loss can sit on a plateau for many epochs first; where it falls
+        by less than ``tol`` per epoch (small or full-batch steps) the
+        ``tol``/``n_iter_no_change`` rule mistakes it for convergence: set
         ``n_iter_no_change=np.inf`` to train a fixed number of epochs.
     numerical_step : float, default=1e-4
         Step ``h`` of the central difference of ``gradient="numerical"``.
@@ -945,10 +946,10 @@ def _check_outputs(network, X):
     weights so large that the outputs overflow. Only
     then (huge weights or inputs) is a forward pass over ``X`` worth its cost.
     """
-    values = X.data if sp.issparse(X) else X
-    x_max = max(values.max(initial=0), -values.min(initial=0))  # no |X| copy
-    if np.abs(network.params).max() <= 1e6 and x_max <= 1e100:
-        return  # intermediate values stay far below the float range
+    if np.abs(network.params).max() <= 1e6:
+        values = X.data if sp.issparse(X) else X
+        if max(values.max(initial=0), -values.min(initial=0)) <= 1e100:
+            return  # intermediate values stay far below the float range
     for rows in gen_batches(X.shape[0], _PREDICT_CHUNK_ROWS):
         if not np.isfinite(network.logits(X[rows])).all():
             _check_finite(np.nan, "network's output")

@@ -51,10 +51,11 @@ class SGDOptimizer:
         self.velocities = np.zeros_like(params) if momentum else None
 
     def update_params(self, params, grads):
-        """Take one step in place."""
+        """Take one step in place (``grads`` may be overwritten)."""
         lr = self.learning_rate
         if not self.momentum:
-            params -= lr * grads
+            grads *= lr  # grads is recomputed every step: scale it in place
+            params -= grads
             return
         if self.velocities is None:  # momentum switched on by set_params
             self.velocities = np.zeros_like(params)
