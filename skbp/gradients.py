@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
-from .layers import cross_entropy, log_softmax
+from .layers import Affine, cross_entropy, log_softmax
 from .network import Network
 
 # Bytes of float64 scratch one batch of perturbed forward passes may use.
@@ -153,8 +153,8 @@ def _perturbed_losses(affine, x_in, downstream, k, h, T, sample_weight, l2, othe
     out = (x_in @ W.reshape(n_in, -1)).reshape(n_samples, 2 * n, n_out)
     out += b.reshape(2 * n, n_out)
     out = out.reshape(-1, n_out)
-    for layer in downstream:
-        out = layer(out)
+    for layer in downstream:  # activations in place on our own scratch
+        out = layer(out) if isinstance(layer, Affine) else layer(out, out=out)
     losses = _stacked_cross_entropy(out.reshape(n_samples, 2 * n, -1), T, sample_weight)
     if l2:
         copies = W.reshape(n_in, 2 * n, n_out)

@@ -115,9 +115,9 @@ class Sigmoid:
     def __init__(self):
         self.out = None
 
-    def __call__(self, x):
-        """Return ``expit(x)`` without caching anything."""
-        return expit(x)
+    def __call__(self, x, out=None):
+        """Return ``expit(x)`` (into ``out`` if given) without caching anything."""
+        return expit(x, out=out)
 
     def forward(self, x):
         """Compute the sigmoid and cache its output for ``backward``."""
@@ -146,9 +146,9 @@ class Tanh:
     def __init__(self):
         self.out = None
 
-    def __call__(self, x):
-        """Return ``tanh(x)`` without caching anything."""
-        return np.tanh(x)
+    def __call__(self, x, out=None):
+        """Return ``tanh(x)`` (into ``out`` if given) without caching anything."""
+        return np.tanh(x, out=out)
 
     def forward(self, x):
         """Compute ``tanh(x)`` and cache it for ``backward``."""
@@ -177,9 +177,9 @@ class ReLU:
     def __init__(self):
         self.mask = None
 
-    def __call__(self, x):
-        """Return ``max(x, 0)`` without caching anything."""
-        return np.maximum(x, 0)
+    def __call__(self, x, out=None):
+        """Return ``max(x, 0)`` (into ``out`` if given) without caching anything."""
+        return np.maximum(x, 0, out=out)
 
     def forward(self, x):
         """Compute ``max(x, 0)`` and cache where ``x > 0`` for ``backward``."""
@@ -202,9 +202,12 @@ class Identity:
     array([[1.5]])
     """
 
-    def __call__(self, x):
-        """Return ``x``."""
-        return x
+    def __call__(self, x, out=None):
+        """Return ``x`` (copied into ``out`` if given)."""
+        if out is None or out is x:
+            return x
+        out[...] = x
+        return out
 
     def forward(self, x):
         """Return ``x`` (nothing to cache)."""

@@ -122,7 +122,9 @@ class Network:
         """Return the output layer's input for ``X``, touching no layer cache."""
         x = X
         for layer in self.layers:
-            x = layer(x)
+            # Activations work in place on the Affine output they receive,
+            # which is scratch (never X: the first layer is always Affine).
+            x = layer(x) if isinstance(layer, Affine) else layer(x, out=x)
         return x
 
     def clear_cache(self):
