@@ -805,16 +805,15 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
         network = Network(self._layer_units, self._params, self._activation)
         dtype = self._params.dtype if tail else np.intp
         out = np.empty((X.shape[0], *tail), dtype=dtype)
-        for rows in gen_batches(X.shape[0], _PREDICT_CHUNK_ROWS):
-            with np.errstate(over="ignore", invalid="ignore"):
-                logits = network.logits(X[rows])
-            if not np.isfinite(logits).all():
-                raise ValueError(
-                    "The network's outputs overflowed on this X: its values "
-                    "are too large for the fitted weights. Scale the inputs as the "
-                    "training data were scaled."
-                )
-            out[rows] = transform(logits)
+        try:
+            for rows, logits in _finite_logit_blocks(network, X):
+                out[rows] = transform(logits)
+        except FloatingPointError:
+            raise ValueError(
+                "The network's outputs overflowed on this X: its values "
+                "are too large for the fitted weights. Scale the inputs as the "
+                "training data were scaled."
+            ) from None
         return out
 
     def predict_proba(self, X):
@@ -950,9 +949,25 @@ def _check_outputs(network, X):
         values = X.data if sp.issparse(X) else X
         if max(values.max(initial=0), -values.min(initial=0)) <= 1e100:
             return  # intermediate values stay far below the float range
+    try:
+        for _ in _finite_logit_blocks(network, X):
+            pass
+    except FloatingPointError:
+        _check_finite(np.nan, "network's output")
+
+
+def _finite_logit_blocks(network, X):
+    """Yield ``(rows, logits)`` block by block; FloatingPointError on overflow.
+
+    Blocks of ``_PREDICT_CHUNK_ROWS`` keep working memory bounded whatever the
+    number of rows.
+    """
     for rows in gen_batches(X.shape[0], _PREDICT_CHUNK_ROWS):
-        if not np.isfinite(network.logits(X[rows])).all():
-            _check_finite(np.nan, "network's output")
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits = network.logits(X[rows])
+        if not np.isfinite(logits).all():
+            raise FloatingPointError("network outputs overflowed")
+        yield rows, logits
 
 
 def _stratify_or_none(y_index, validation_fraction):

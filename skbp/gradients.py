@@ -13,8 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
-from .layers import Affine, cross_entropy, log_softmax
-from .network import Network
+from .layers import cross_entropy, log_softmax
+from .network import Network, apply_layers
 
 # Bytes of float64 scratch one batch of perturbed forward passes may use.
 _NUMERICAL_CHUNK_BYTES = 2 * 2**20
@@ -60,7 +60,7 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     loss = float(cross_entropy(log_softmax(x), T, sample_weight))
     # The L2 term is part of L: each perturbed copy's sum(W**2) is recomputed.
     l2 = net.penalty_scale(X.shape[0], sample_weight, alpha) if alpha else 0.0
-    squares = [float(np.dot(W.ravel(), W.ravel())) for W in net.coefs]
+    squares = net.squared_weights()
     loss += l2 * sum(squares)
 
     errstate = np.geterr()
@@ -153,8 +153,7 @@ def _perturbed_losses(affine, x_in, downstream, k, h, T, sample_weight, l2, othe
     out = (x_in @ W.reshape(n_in, -1)).reshape(n_samples, 2 * n, n_out)
     out += b.reshape(2 * n, n_out)
     out = out.reshape(-1, n_out)
-    for layer in downstream:  # activations in place on our own scratch
-        out = layer(out) if isinstance(layer, Affine) else layer(out, out=out)
+    out = apply_layers(downstream, out)  # out is our own scratch
     losses = _stacked_cross_entropy(out.reshape(n_samples, 2 * n, -1), T, sample_weight)
     if l2:
         copies = W.reshape(n_in, 2 * n, n_out)

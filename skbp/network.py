@@ -88,8 +88,8 @@ class Network:
         return 0.5 * alpha / total
 
     def squared_weights(self):
-        """Return ``sum(W**2)`` over every layer's weights (biases excluded)."""
-        return sum(float(np.dot(W.ravel(), W.ravel())) for W in self.coefs)
+        """Return ``[sum(W1**2), sum(W2**2), ...]``, one per layer (biases excluded)."""
+        return [float(np.dot(W.ravel(), W.ravel())) for W in self.coefs]
 
     def forward(self, X, T, sample_weight=None, alpha=0.0):
         """Run a training forward pass (layers cache activations); return the loss.
@@ -104,7 +104,7 @@ class Network:
         loss = self.loss_layer.forward(x, T, sample_weight)
         self._l2 = self.penalty_scale(X.shape[0], sample_weight, alpha) if alpha else 0
         if self._l2:
-            loss += self._l2 * self.squared_weights()
+            loss += self._l2 * sum(self.squared_weights())
         return loss
 
     def backward(self):
@@ -120,12 +120,7 @@ class Network:
 
     def logits(self, X):
         """Return the output layer's input for ``X``, touching no layer cache."""
-        x = X
-        for layer in self.layers:
-            # Activations work in place on the Affine output they receive,
-            # which is scratch (never X: the first layer is always Affine).
-            x = layer(x) if isinstance(layer, Affine) else layer(x, out=x)
-        return x
+        return apply_layers(self.layers, X)
 
     def clear_cache(self):
         """Drop the activations cached by the last training pass."""
@@ -133,3 +128,14 @@ class Network:
             for name in ("x", "out", "mask", "y", "t", "sample_weight"):
                 if hasattr(layer, name):
                     setattr(layer, name, None)
+
+
+def apply_layers(layers, x):
+    """Run ``layers`` on ``x`` without caching; activations work in place.
+
+    Each activation overwrites the Affine output it receives, which is
+    scratch, so ``layers`` must start with an Affine (``x`` is never written).
+    """
+    for layer in layers:
+        x = layer(x) if isinstance(layer, Affine) else layer(x, out=x)
+    return x
