@@ -1,6 +1,7 @@
 """``BPClassifier``: scikit-learn glue around :class:`~skbp.network.Network`."""
 
 import copy
+import math
 import time
 import warnings
 from itertools import pairwise
@@ -12,7 +13,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, gen_batches, shuffle
+from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
@@ -388,26 +389,21 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
         self._params = params
         self._link_views()
         network = Network(layer_units, params, self.activation)
-        T = np.eye(len(self.classes_), dtype=X.dtype)[y_index]
         self._announce(network, X.shape[0])
         # Overflow is detected (the loss or weights turn non-finite) and
         # reported as a ValueError that says what to do, rather than as warnings.
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                self._run_solver(
-                    network, X, T, y_index, sample_weight, rng, incremental
-                )
+                self._run_solver(network, X, y_index, sample_weight, rng, incremental)
         finally:
             network.clear_cache()
         return self
 
-    def _run_solver(self, network, X, T, y_index, sample_weight, rng, incremental):
+    def _run_solver(self, network, X, y_index, sample_weight, rng, incremental):
         if self.solver == "lbfgs":
-            self._fit_lbfgs(network, X, T, sample_weight)
+            self._fit_lbfgs(network, X, y_index, sample_weight)
         else:
-            self._fit_stochastic(
-                network, X, T, y_index, sample_weight, rng, incremental
-            )
+            self._fit_stochastic(network, X, y_index, sample_weight, rng, incremental)
         _check_outputs(network, X)
 
     def _check_combinations(self, incremental):
@@ -477,7 +473,7 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
             self.power_t,
         )
 
-    def _fit_stochastic(self, network, X, T, y_index, sample_weight, rng, incremental):
+    def _fit_stochastic(self, network, X, y_index, sample_weight, rng, incremental):
         """Mini-batch epochs with the stopping rules of MLPClassifier."""
         fresh = self._make_optimizer(network.params)
         previous = getattr(self, "_optimizer", None) if incremental else None
@@ -514,7 +510,7 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
                 )
             sw_val = None if sample_weight is None else sample_weight[val]
             validation = (X[val], y_index[val], sw_val)
-            X, T = X[train], T[train]
+            X, y_index = X[train], y_index[train]
             if sample_weight is not None:
                 sample_weight = sample_weight[train]
 
@@ -523,11 +519,13 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
         total_weight = n_samples if sample_weight is None else sample_weight.sum()
         compute_gradient = GRADIENTS[self.gradient]
         sample_idx = np.arange(n_samples)
+        gather = _RowGather(X, batch_size)
         try:
             for epoch in range(1 if incremental else self.max_iter):
                 start = time.perf_counter()
                 if self.shuffle:
-                    sample_idx = shuffle(sample_idx, random_state=rng)
+                    # The permutation sklearn.utils.shuffle draws, without its overhead.
+                    rng.shuffle(sample_idx)
                 accumulated_loss = 0.0
                 for batch in gen_batches(n_samples, batch_size):
                     idx = sample_idx[batch] if self.shuffle else batch
@@ -536,13 +534,14 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
                         continue  # nothing to learn from an all-zero-weight batch
                     batch_loss = compute_gradient(
                         network,
-                        X[idx],
-                        T[idx],
+                        gather(idx),
+                        y_index[idx],
                         sw,
                         alpha=self.alpha,
                         h=self.numerical_step,
                     )
-                    _check_finite(batch_loss, "loss")
+                    if not math.isfinite(batch_loss):
+                        _check_finite(batch_loss, "loss")
                     optimizer.update_params(network.params, network.grads)
                     accumulated_loss += batch_loss * (
                         batch.stop - batch.start if sw is None else sw.sum()
@@ -614,7 +613,7 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
             line += f", validation score = {self.validation_scores_[-1]:.6f}"
         print(f"{line}, {seconds:.2f} s")
 
-    def _fit_lbfgs(self, network, X, T, sample_weight):
+    def _fit_lbfgs(self, network, X, y_index, sample_weight):
         """Full-batch L-BFGS-B on the flat parameter vector."""
         compute_gradient = GRADIENTS[self.gradient]
         params = network.params
@@ -622,7 +621,12 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
         def loss_and_grad(theta):
             params[...] = theta
             loss = compute_gradient(
-                network, X, T, sample_weight, alpha=self.alpha, h=self.numerical_step
+                network,
+                X,
+                y_index,
+                sample_weight,
+                alpha=self.alpha,
+                h=self.numerical_step,
             )
             _check_finite(loss, "loss")
             return loss, network.grads.astype(np.float64)
@@ -968,6 +972,25 @@ def _finite_logit_blocks(network, X):
         if not np.isfinite(logits).all():
             raise FloatingPointError("network outputs overflowed")
         yield rows, logits
+
+
+class _RowGather:
+    """``X[idx]`` for mini-batches, copied into one reused buffer when ``X`` is dense.
+
+    Slices (no shuffling) and sparse ``X`` are indexed as usual.
+    """
+
+    def __init__(self, X, batch_size):
+        self.X = X
+        self.buffer = None
+        if isinstance(X, np.ndarray):
+            self.buffer = np.empty((batch_size, X.shape[1]), X.dtype)
+
+    def __call__(self, idx):
+        if self.buffer is None or isinstance(idx, slice):
+            return self.X[idx]
+        # Indices come from a permutation: mode="clip" skips the bounds pass.
+        return np.take(self.X, idx, axis=0, out=self.buffer[: len(idx)], mode="clip")
 
 
 def _stratify_or_none(y_index, validation_fraction):

@@ -1,8 +1,9 @@
 """The two ways to compute the flat gradient of the loss, and ``gradient_check``.
 
 Both functions take a :class:`~skbp.network.Network`, a batch and its
-one-hot targets, write the gradient into ``network.grads`` and return the
-loss at the current parameters. They are looked up by name in ``GRADIENTS``.
+targets (one-hot rows or class indices), write the gradient into
+``network.grads`` and return the loss at the current parameters. They are
+looked up by name in ``GRADIENTS``.
 """
 
 import functools
@@ -47,7 +48,10 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     params = network.params.astype(np.float64)  # always a copy: never perturbed
     net = Network(network.layer_units, params, network.activation)
     X = X.astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-    T = np.asarray(T, dtype=np.float64)
+    T = np.asarray(T)
+    if T.ndim == 1:  # class indices
+        T = np.eye(net.layer_units[-1])[T]
+    T = T.astype(np.float64, copy=False)
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
 

@@ -62,22 +62,26 @@ class Affine:
         self.dW = dW
         self.db = db
         self.x = None
+        self._ones = None
 
-    def __call__(self, x):
-        """Return ``x @ W + b`` without caching anything."""
-        out = x @ self.W
+    def __call__(self, x, out=None):
+        """Return ``x @ W + b`` (into ``out`` if given) without caching anything."""
+        if out is None or not isinstance(x, np.ndarray):
+            out = _assign(out, x @ self.W)
+        else:
+            np.matmul(x, self.W, out=out)
         out += self.b
         return out
 
-    def forward(self, x):
-        """Compute ``x @ W + b`` and cache ``x`` for ``backward``."""
+    def forward(self, x, out=None):
+        """Compute ``x @ W + b`` (into ``out`` if given); cache ``x``."""
         self.x = x
-        return self(x)
+        return self(x, out)
 
-    def backward(self, dout):
+    def backward(self, dout, out=None):
         """Store ``dW = x.T @ dout`` and ``db = dout.sum(0)``; return ``dout @ W.T``."""
         self.param_backward(dout)
-        return dout @ self.W.T
+        return np.matmul(dout, self.W.T, out=out)
 
     def param_backward(self, dout):
         """Store ``dW`` and ``db`` only: the input layer needs no ``dX``."""
@@ -88,7 +92,20 @@ class Affine:
             np.matmul(self.x.T, dout, out=self.dW)
         else:
             self.dW[...] = self.x.T @ dout
-        np.sum(dout, axis=0, out=self.db)
+        # db = sum over rows, as a matrix-vector product (faster than a reduce).
+        if self._ones is None or self._ones.shape != dout.shape[:1]:
+            self._ones = np.ones(len(dout), dout.dtype)
+        elif self._ones.dtype != dout.dtype:
+            self._ones = self._ones.astype(dout.dtype)
+        np.matmul(self._ones, dout, out=self.db)
+
+
+def _assign(out, value):
+    """Return ``value``, copied into ``out`` when ``out`` is given."""
+    if out is None:
+        return value
+    out[...] = value
+    return out
 
 
 class Sigmoid:
@@ -119,14 +136,17 @@ class Sigmoid:
         """Return ``expit(x)`` (into ``out`` if given) without caching anything."""
         return expit(x, out=out)
 
-    def forward(self, x):
-        """Compute the sigmoid and cache its output for ``backward``."""
-        self.out = self(x)
+    def forward(self, x, out=None):
+        """Compute the sigmoid (into ``out`` if given); cache it for ``backward``."""
+        self.out = self(x, out)
         return self.out
 
-    def backward(self, dout):
-        """Return ``dout * y * (1 - y)``."""
-        return dout * (1.0 - self.out) * self.out
+    def backward(self, dout, out=None):
+        """Return ``dout * y * (1 - y)`` (into ``out`` if given, not ``dout``)."""
+        dx = np.subtract(1.0, self.out, out=out)
+        dx *= self.out
+        dx *= dout
+        return dx
 
 
 class Tanh:
@@ -150,14 +170,17 @@ class Tanh:
         """Return ``tanh(x)`` (into ``out`` if given) without caching anything."""
         return np.tanh(x, out=out)
 
-    def forward(self, x):
-        """Compute ``tanh(x)`` and cache it for ``backward``."""
-        self.out = self(x)
+    def forward(self, x, out=None):
+        """Compute ``tanh(x)`` (into ``out`` if given); cache it for ``backward``."""
+        self.out = self(x, out)
         return self.out
 
-    def backward(self, dout):
-        """Return ``dout * (1 - y**2)``."""
-        return dout * (1.0 - self.out**2)
+    def backward(self, dout, out=None):
+        """Return ``dout * (1 - y**2)`` (into ``out`` if given, not ``dout``)."""
+        dx = np.multiply(self.out, self.out, out=out)
+        np.subtract(1.0, dx, out=dx)
+        dx *= dout
+        return dx
 
 
 class ReLU:
@@ -181,14 +204,14 @@ class ReLU:
         """Return ``max(x, 0)`` (into ``out`` if given) without caching anything."""
         return np.maximum(x, 0, out=out)
 
-    def forward(self, x):
-        """Compute ``max(x, 0)`` and cache where ``x > 0`` for ``backward``."""
+    def forward(self, x, out=None):
+        """Compute ``max(x, 0)`` (into ``out`` if given); cache where ``x > 0``."""
         self.mask = x > 0
-        return self(x)
+        return self(x, out)
 
-    def backward(self, dout):
+    def backward(self, dout, out=None):
         """Return ``dout`` where the input was positive, 0 elsewhere."""
-        return dout * self.mask
+        return np.multiply(dout, self.mask, out=out)
 
 
 class Identity:
@@ -209,13 +232,13 @@ class Identity:
         out[...] = x
         return out
 
-    def forward(self, x):
-        """Return ``x`` (nothing to cache)."""
-        return x
+    def forward(self, x, out=None):
+        """Return ``x`` (copied into ``out`` if given; nothing to cache)."""
+        return self(x, out)
 
-    def backward(self, dout):
-        """Return ``dout``."""
-        return dout
+    def backward(self, dout, out=None):
+        """Return ``dout`` (copied into ``out`` if given)."""
+        return self(dout, out)
 
 
 # Lowest finite value per dtype (np.finfo is too slow for the training loop).
@@ -224,13 +247,30 @@ _FLOAT_MIN = {
 }
 
 
+# Largest span max(x) - min(x) of a batch's logits for which SoftmaxWithLoss
+# shifts the whole batch by one max instead of each row by its own: rounding
+# the shift then costs each probability a relative error of at most
+# span * eps (64 eps in float64, 16 eps in float32), and nothing under- or
+# overflows.
+_ONE_SHIFT_SPAN = {np.dtype(np.float64): 64.0, np.dtype(np.float32): 16.0}
+
+
+def _shifted_logits(x, out=None):
+    """Return ``x - max(x)`` row by row (into ``out`` if given), clipped to finite.
+
+    Logits spanning more than the float range give ``-inf``: they are clipped
+    to the lowest finite value so that ``0 * log_y`` stays 0 for the classes
+    a sample does not belong to.
+    """
+    with np.errstate(over="ignore"):
+        shifted = np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
+    np.maximum(shifted, _FLOAT_MIN[shifted.dtype], out=shifted)
+    return shifted
+
+
 def log_softmax(x):
     """Row-wise log-softmax by the log-sum-exp trick; finite for finite ``x``."""
-    with np.errstate(over="ignore"):
-        shifted = x - x.max(axis=-1, keepdims=True)
-    # x spanning more than the float range gives -inf: clip so that
-    # 0 * log_y stays 0 for the classes a sample does not belong to.
-    np.maximum(shifted, _FLOAT_MIN[shifted.dtype], out=shifted)
+    shifted = _shifted_logits(x)
     shifted -= np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     return shifted
 
@@ -251,16 +291,19 @@ def cross_entropy(log_y, t, sample_weight=None):
 class SoftmaxWithLoss:
     """Softmax output with mean cross-entropy loss.
 
-    ``forward(x, t)`` returns ``E = -mean_i sum_k t_ik log softmax(x)_ik``,
+    ``forward(x, t)`` returns ``E = -mean_i log softmax(x)_{i, t_i}``,
     computed from the logits by log-sum-exp (never ``log(p + eps)``), and
-    ``backward()`` returns ``(y - t) / batch_size``.
+    ``backward()`` returns ``(y - t) / batch_size``. The targets ``t`` are
+    one-hot rows, or the class indices themselves (what the book calls
+    "label" targets), which is what training uses: no one-hot matrix of the
+    whole training set is ever built.
 
     Attributes
     ----------
     y : ndarray of shape (n_samples, n_classes)
         Softmax probabilities from the last ``forward``.
-    t : ndarray of shape (n_samples, n_classes)
-        One-hot targets from the last ``forward``.
+    t : ndarray of shape (n_samples, n_classes) or (n_samples,)
+        One-hot targets, or class indices, from the last ``forward``.
     loss : float
         Loss from the last ``forward``.
     sample_weight : ndarray of shape (n_samples,) or None
@@ -277,6 +320,8 @@ class SoftmaxWithLoss:
     >>> layer.backward()
     array([[-0.25,  0.25],
            [ 0.25, -0.25]])
+    >>> round(layer.forward(np.zeros((2, 2)), np.array([0, 1])), 6)
+    0.693147
     """
 
     def __init__(self):
@@ -284,25 +329,66 @@ class SoftmaxWithLoss:
         self.t = None
         self.loss = None
         self.sample_weight = None
+        self._flat_t = None
 
     def __call__(self, x):
         """Return the softmax probabilities of ``x`` without caching anything."""
         return np.exp(log_softmax(x))
 
-    def forward(self, x, t, sample_weight=None):
-        """Cache softmax(x) and ``t`` and return the (weighted) mean cross-entropy."""
-        log_y = log_softmax(x)
-        self.y = np.exp(log_y)
+    def forward(self, x, t, sample_weight=None, out=None):
+        """Cache softmax(x) (into ``out`` if given) and ``t``; return the loss."""
+        top = x.max()
+        # (Python floats: a span beyond the float range is inf, silently.)
+        if float(top) - float(x.min()) <= _ONE_SHIFT_SPAN.get(x.dtype, 0):
+            # One shift for the whole batch: cheaper than a max per row.
+            shifted = np.subtract(x, top, out=out)
+        else:
+            shifted = _shifted_logits(x, out)
+        if t.ndim == 1:
+            self._flat_t = _flat_index(t, shifted.shape[1])
+            true_logit = shifted.ravel()[self._flat_t]
+        else:
+            with np.errstate(over="ignore"):
+                true_logit = np.einsum("ij,ij->i", shifted, t)
+        y = np.exp(shifted, out=shifted)
+        row_sum = np.add.reduce(y, axis=1)
+        # -log y_it = log(sum_k exp(shifted_ik)) - shifted_it
+        per_sample = np.log(row_sum)
+        if t.ndim != 1:
+            per_sample *= t.sum(axis=1)
+        per_sample -= true_logit
+        with np.errstate(over="ignore"):  # a loss near the float maximum
+            if sample_weight is None:
+                loss = np.add.reduce(per_sample) / len(per_sample)
+            else:
+                loss = (per_sample @ sample_weight) / sample_weight.sum()
+        y /= row_sum[:, None]
+        self.y = y
         self.t = t
         self.sample_weight = sample_weight
-        self.loss = float(cross_entropy(log_y, t, sample_weight))
+        self.loss = float(loss)
         return self.loss
 
-    def backward(self, dout=1.0):
+    def backward(self, dout=1.0, out=None):
         """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
-        dx = self.y - self.t
+        if self.t.ndim == 1:
+            if out is None:
+                dx = self.y.copy()
+            else:
+                dx = out
+                np.copyto(dx, self.y)
+            dx.ravel()[self._flat_t] -= 1.0
+        else:
+            dx = np.subtract(self.y, self.t, out=out)
         if self.sample_weight is None:
             dx *= dout / self.t.shape[0]
         else:
             dx *= (dout / self.sample_weight.sum()) * self.sample_weight[:, None]
         return dx
+
+
+def _flat_index(t, n_classes):
+    """Positions of ``(i, t[i])`` in a C-ordered (len(t), n_classes) array."""
+    index = np.arange(0, len(t) * n_classes, n_classes)
+    index += t
+    return index

@@ -60,6 +60,7 @@ class Network:
             self.layers += [affine, ACTIVATIONS[activation]()]
         self.layers.append(self.affines[-1])
         self.loss_layer = SoftmaxWithLoss()
+        self._scratch_by_size = {}
 
     @property
     def dtype(self):
@@ -94,14 +95,17 @@ class Network:
     def forward(self, X, T, sample_weight=None, alpha=0.0):
         """Run a training forward pass (layers cache activations); return the loss.
 
-        The loss is the (``sample_weight``-weighted) mean cross-entropy plus
+        ``T`` holds one-hot rows or class indices. The loss is the
+        (``sample_weight``-weighted) mean cross-entropy plus
         ``0.5 * alpha * sum(W**2) / sum(sample_weight)`` (``n_samples`` when
-        unweighted), as in scikit-learn.
+        unweighted), as in scikit-learn. Every intermediate array is written
+        into scratch kept for this batch size (see ``clear_cache``).
         """
+        forward_out, _ = self._scratch(X.shape[0])
         x = X
-        for layer in self.layers:
-            x = layer.forward(x)
-        loss = self.loss_layer.forward(x, T, sample_weight)
+        for layer, out in zip(self.layers, forward_out[:-1], strict=True):
+            x = layer.forward(x, out)
+        loss = self.loss_layer.forward(x, T, sample_weight, forward_out[-1])
         self._l2 = self.penalty_scale(X.shape[0], sample_weight, alpha) if alpha else 0
         if self._l2:
             loss += self._l2 * sum(self.squared_weights())
@@ -109,14 +113,38 @@ class Network:
 
     def backward(self):
         """Backpropagate from the loss of the last ``forward``; fill ``grads``."""
-        dout = self.loss_layer.backward()
-        for layer in reversed(self.layers[1:]):
-            dout = layer.backward(dout)
+        _, backward_out = self._scratch(self.loss_layer.y.shape[0])
+        dout = self.loss_layer.backward(1.0, backward_out[-1])
+        for layer, out in zip(
+            reversed(self.layers[1:]), reversed(backward_out[:-1]), strict=True
+        ):
+            dout = layer.backward(dout, out)
         self.layers[0].param_backward(dout)
         if self._l2:
             for affine in self.affines:
                 affine.dW += (2 * self._l2) * affine.W
         return self.grads
+
+    def _scratch(self, n_samples):
+        """Output arrays of each layer's forward and backward for a batch size.
+
+        Forward: one per layer, then the probabilities; backward: the
+        gradient each layer above the first returns, ordered as the layers,
+        then the loss layer's. Kept for the last few batch sizes (an epoch
+        has at most two).
+        """
+        scratch = self._scratch_by_size.get(n_samples)
+        if scratch is None:
+            if len(self._scratch_by_size) >= 2:
+                self._scratch_by_size.clear()
+            widths = [affine.W.shape[1] for affine in self.affines for _ in range(2)][
+                :-1
+            ]
+            forward_out = [np.empty((n_samples, w), self.dtype) for w in widths]
+            forward_out.append(np.empty_like(forward_out[-1]))
+            backward_out = [np.empty((n_samples, w), self.dtype) for w in widths]
+            scratch = self._scratch_by_size[n_samples] = (forward_out, backward_out)
+        return scratch
 
     def logits(self, X):
         """Return the output layer's input for ``X``, touching no layer cache."""
@@ -125,9 +153,10 @@ class Network:
     def clear_cache(self):
         """Drop the activations cached by the last training pass."""
         for layer in [*self.layers, self.loss_layer]:
-            for name in ("x", "out", "mask", "y", "t", "sample_weight"):
+            for name in ("x", "out", "mask", "y", "t", "sample_weight", "_flat_t"):
                 if hasattr(layer, name):
                     setattr(layer, name, None)
+        self._scratch_by_size.clear()
 
 
 def apply_layers(layers, x):

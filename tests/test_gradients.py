@@ -144,3 +144,25 @@ def test_gradient_check_floor_under_tiny_init():
     )
     assert errors["W1"] > errors["W4"]
     assert max(errors.values()) < 1e-2
+
+
+def test_class_indices_and_one_hot_targets_give_the_same_gradients():
+    network, X, T = make_problem([4, 6, 3], n_samples=9)
+    t = T.argmax(axis=1)
+    for gradient in (backprop_gradient, numerical_gradient):
+        loss = gradient(network, X, T)
+        expected = network.grads.copy()
+        assert gradient(network, X, t) == pytest.approx(loss, rel=1e-13)
+        np.testing.assert_allclose(network.grads, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_backprop_scratch_reuse_across_batch_sizes_matches_a_fresh_network():
+    # The network keeps per-batch-size scratch arrays: alternating sizes (as in
+    # an epoch with a short last batch) must never mix them up.
+    network, X, T = make_problem([5, 7, 4, 3], n_samples=11)
+    t = T.argmax(axis=1)
+    for rows in (slice(0, 8), slice(8, 11), slice(0, 8), slice(3, 11), slice(0, 8)):
+        loss = backprop_gradient(network, X[rows], t[rows])
+        fresh = Network(network.layer_units, network.params.copy())
+        assert backprop_gradient(fresh, X[rows], t[rows]) == loss
+        np.testing.assert_array_equal(network.grads, fresh.grads)

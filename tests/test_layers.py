@@ -134,3 +134,63 @@ def test_layers_never_write_into_inputs_and_call_keeps_cache(rng):
     np.testing.assert_array_equal(x, x0)
     np.testing.assert_array_equal(dout, dout0)
     np.testing.assert_array_equal(t, np.eye(2)[[0, 1, 0]])
+
+
+@pytest.mark.parametrize("sample_weight", [None, np.array([1.0, 3.0, 0.5, 2.0, 0.0])])
+@pytest.mark.parametrize("span", [1.0, 5e3])  # one shift per batch / per row
+def test_softmax_with_loss_class_indices_match_one_hot(rng, sample_weight, span):
+    x = rng.normal(size=(5, 4)) * span
+    t = rng.integers(0, 4, size=5)
+    one_hot = SoftmaxWithLoss()
+    loss = one_hot.forward(x, np.eye(4)[t], sample_weight)
+    dx = one_hot.backward(2.0)
+    indices = SoftmaxWithLoss()
+    out = np.full_like(x, np.nan)
+    grad_out = np.full_like(x, np.nan)
+    assert indices.forward(x, t, sample_weight, out=out) == pytest.approx(
+        loss, rel=1e-13
+    )
+    assert indices.y is out
+    np.testing.assert_allclose(indices.y, one_hot.y, rtol=1e-13)
+    assert indices.backward(2.0, out=grad_out) is grad_out
+    np.testing.assert_allclose(grad_out, dx, rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(indices.y, one_hot.y, rtol=1e-13)  # y kept
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("offset", [0.0, 8.0, 1e3])  # offset 1e3: a shift per row
+def test_softmax_with_loss_shift_keeps_full_precision(rng, dtype, offset):
+    # Rows apart by `offset`: whether the batch is shifted by one max (small
+    # span) or each row by its own, the probabilities and the loss agree with
+    # a row-wise log-sum-exp in float64 to
+    # within span * eps.
+    x = (rng.normal(size=(6, 5)) + np.arange(6)[:, None] * offset).astype(dtype)
+    t = rng.integers(0, 5, size=6)
+    layer = SoftmaxWithLoss()
+    loss = layer.forward(x, t)
+    assert layer.y.dtype == dtype
+    x64 = x.astype(np.float64)
+    shifted = x64 - x64.max(axis=1, keepdims=True)
+    log_y = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    eps = np.finfo(dtype).eps
+    span = min(np.ptp(x64), {np.float64: 64, np.float32: 16}[dtype])
+    rtol = float(4 * (span + 1) * eps)
+    np.testing.assert_allclose(layer.y, np.exp(log_y), rtol=rtol)
+    assert loss == pytest.approx(-log_y[np.arange(6), t].mean(), rel=rtol, abs=rtol)
+
+
+@pytest.mark.parametrize("name", ["Sigmoid", "Tanh", "ReLU", "Identity"])
+def test_activation_out_arrays_give_the_allocating_results(rng, name):
+    import skbp.layers
+
+    x, dout = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    plain, buffered = getattr(skbp.layers, name)(), getattr(skbp.layers, name)()
+    y, dx = plain.forward(x), plain.backward(dout)
+    out, grad_out = np.empty_like(x), np.empty_like(x)
+    x_copy, dout_copy = x.copy(), dout.copy()
+    assert buffered.forward(x, out) is out
+    assert buffered.backward(dout, grad_out) is grad_out
+    np.testing.assert_array_equal(out, y)
+    np.testing.assert_array_equal(grad_out, dx)
+    np.testing.assert_array_equal(x, x_copy)  # inputs untouched
+    np.testing.assert_array_equal(dout, dout_copy)
