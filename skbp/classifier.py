@@ -703,12 +703,14 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
                     )
                 self.classes_ = np.unique(np.asarray(classes))
             else:
-                self.classes_ = np.unique(y)
+                self.classes_, y_index = np.unique(y, return_inverse=True)
             if self.classes_.size < 2:
                 raise ValueError(
                     "BPClassifier needs samples of at least 2 classes in the data, "
                     f"but y contains only one class: {self.classes_.tolist()[0]!r}."
                 )
+            if not incremental:
+                return y_index
         elif classes is not None and not np.array_equal(
             np.unique(np.asarray(classes)), self.classes_
         ):
@@ -990,7 +992,7 @@ class _RowGather:
         if self.buffer is None or isinstance(idx, slice):
             return self.X[idx]
         # Indices come from a permutation: mode="clip" skips the bounds pass.
-        return np.take(self.X, idx, axis=0, out=self.buffer[: len(idx)], mode="clip")
+        return self.X.take(idx, axis=0, out=self.buffer[: len(idx)], mode="clip")
 
 
 def _stratify_or_none(y_index, validation_fraction):

@@ -93,11 +93,10 @@ class Affine:
         else:
             self.dW[...] = self.x.T @ dout
         # db = sum over rows, as a matrix-vector product (faster than a reduce).
-        if self._ones is None or self._ones.shape != dout.shape[:1]:
-            self._ones = np.ones(len(dout), dout.dtype)
-        elif self._ones.dtype != dout.dtype:
-            self._ones = self._ones.astype(dout.dtype)
-        np.matmul(self._ones, dout, out=self.db)
+        n = len(dout)
+        if self._ones is None or len(self._ones) < n or self._ones.dtype != dout.dtype:
+            self._ones = np.ones(n, dout.dtype)
+        np.matmul(self._ones[:n], dout, out=self.db)
 
 
 def _assign(out, value):
