@@ -24,6 +24,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import _threads
 from ._version import __version__
 from .gradients import GRADIENTS
 from .layers import log_softmax
@@ -643,18 +644,19 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
                 )
 
         try:
-            result = scipy.optimize.minimize(
-                loss_and_grad,
-                params.astype(np.float64),
-                method="L-BFGS-B",
-                jac=True,
-                callback=record,
-                options={
-                    "maxfun": self.max_fun,
-                    "maxiter": self.max_iter,
-                    "gtol": self.tol,
-                },
-            )
+            with _threads.single_threaded_scipy_blas():
+                result = scipy.optimize.minimize(
+                    loss_and_grad,
+                    params.astype(np.float64),
+                    method="L-BFGS-B",
+                    jac=True,
+                    callback=record,
+                    options={
+                        "maxfun": self.max_fun,
+                        "maxiter": self.max_iter,
+                        "gtol": self.tol,
+                    },
+                )
         except KeyboardInterrupt:
             warnings.warn(
                 f"Training interrupted by user after {len(curve)} L-BFGS iterations.",

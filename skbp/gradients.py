@@ -6,14 +6,13 @@ targets (one-hot rows or class indices), write the gradient into
 looked up by name in ``GRADIENTS``.
 """
 
-import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import ThreadpoolController
 
+from ._threads import blas_threads, controller
 from .layers import cross_entropy, log_softmax
 from .network import Network, apply_layers
 
@@ -95,9 +94,8 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     grads = np.empty_like(params)
     # Elementwise numpy (expit, exp) runs on one core: spread the chunks over
     # as many threads as BLAS may use, each running single-threaded BLAS.
-    controller = _controller()
-    n_threads = min(_blas_threads(controller), len(tasks))
-    with controller.limit(limits=1, user_api="blas"):
+    n_threads = min(blas_threads(), len(tasks))
+    with controller().limit(limits=1, user_api="blas"):
         results = (
             _executor(n_threads).map(run, tasks) if n_threads > 1 else map(run, tasks)
         )
@@ -105,18 +103,6 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
             grads[flat_k] = g
     network.grads[...] = grads
     return loss
-
-
-@functools.cache
-def _controller():
-    """The process's threadpool controller (inspecting the libraries is slow)."""
-    return ThreadpoolController()
-
-
-def _blas_threads(controller):
-    """Threads BLAS may use now (respects ``threadpool_limits`` and joblib's caps)."""
-    blas = controller.select(user_api="blas").lib_controllers
-    return max([1] + [lib.num_threads for lib in blas])
 
 
 _EXECUTORS = {}
