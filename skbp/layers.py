@@ -10,6 +10,8 @@ predictions from several threads at once.
 No layer ever writes into its inputs.
 """
 
+from contextlib import nullcontext
+
 import numpy as np
 from scipy.special import expit
 
@@ -329,6 +331,7 @@ class SoftmaxWithLoss:
         self.loss = None
         self.sample_weight = None
         self._flat_t = None
+        self._starts = None
 
     def __call__(self, x):
         """Return the softmax probabilities of ``x`` without caching anything."""
@@ -338,25 +341,26 @@ class SoftmaxWithLoss:
         """Cache softmax(x) (into ``out`` if given) and ``t``; return the loss."""
         top = x.max()
         # (Python floats: a span beyond the float range is inf, silently.)
-        if float(top) - float(x.min()) <= _ONE_SHIFT_SPAN.get(x.dtype, 0):
-            # One shift for the whole batch: cheaper than a max per row.
+        bounded = float(top) - float(x.min()) <= _ONE_SHIFT_SPAN.get(x.dtype, 0)
+        if bounded:
+            # One shift for the whole batch: cheaper than a max per row, and
+            # every per-sample loss stays below span + log(n_classes).
             shifted = np.subtract(x, top, out=out)
         else:
             shifted = _shifted_logits(x, out)
-        if t.ndim == 1:
-            self._flat_t = _flat_index(t, shifted.shape[1])
-            true_logit = shifted.ravel()[self._flat_t]
-        else:
-            with np.errstate(over="ignore"):
+        with np.errstate(over="ignore") if not bounded else nullcontext():
+            if t.ndim == 1:
+                self._flat_t = self._row_starts(*shifted.shape) + t
+                true_logit = shifted.ravel()[self._flat_t]
+            else:
                 true_logit = np.einsum("ij,ij->i", shifted, t)
-        y = np.exp(shifted, out=shifted)
-        row_sum = np.add.reduce(y, axis=1)
-        # -log y_it = log(sum_k exp(shifted_ik)) - shifted_it
-        per_sample = np.log(row_sum)
-        if t.ndim != 1:
-            per_sample *= t.sum(axis=1)
-        per_sample -= true_logit
-        with np.errstate(over="ignore"):  # a loss near the float maximum
+            y = np.exp(shifted, out=shifted)
+            row_sum = np.add.reduce(y, axis=1)
+            # -log y_it = log(sum_k exp(shifted_ik)) - shifted_it
+            per_sample = np.log(row_sum)
+            if t.ndim != 1:
+                per_sample *= t.sum(axis=1)
+            per_sample -= true_logit
             if sample_weight is None:
                 loss = np.add.reduce(per_sample) / len(per_sample)
             else:
@@ -370,24 +374,23 @@ class SoftmaxWithLoss:
 
     def backward(self, dout=1.0, out=None):
         """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
+        if self.sample_weight is None:
+            scale = dout / self.t.shape[0]
+        else:
+            scale = (dout / self.sample_weight.sum()) * self.sample_weight
         if self.t.ndim == 1:
-            if out is None:
-                dx = self.y.copy()
-            else:
-                dx = out
-                np.copyto(dx, self.y)
-            dx.ravel()[self._flat_t] -= 1.0
+            # (y - t) * scale, with t one-hot: scale y, then subtract at t.
+            row_scale = scale if np.ndim(scale) == 0 else scale[:, None]
+            dx = np.multiply(self.y, row_scale, out=out)
+            dx.ravel()[self._flat_t] -= scale
         else:
             dx = np.subtract(self.y, self.t, out=out)
-        if self.sample_weight is None:
-            dx *= dout / self.t.shape[0]
-        else:
-            dx *= (dout / self.sample_weight.sum()) * self.sample_weight[:, None]
+            dx *= scale if np.ndim(scale) == 0 else scale[:, None]
         return dx
 
-
-def _flat_index(t, n_classes):
-    """Positions of ``(i, t[i])`` in a C-ordered (len(t), n_classes) array."""
-    index = np.arange(0, len(t) * n_classes, n_classes)
-    index += t
-    return index
+    def _row_starts(self, n_samples, n_classes):
+        """``[0, n_classes, 2 n_classes, ...]``: flat offsets of the rows (cached)."""
+        if self._starts is None or self._starts[0] != (n_samples, n_classes):
+            starts = np.arange(0, n_samples * n_classes, n_classes)
+            self._starts = ((n_samples, n_classes), starts)
+        return self._starts[1]
