@@ -6,6 +6,8 @@ layer writes into its inputs; huge finite inputs give no overflow warning
 network uses each one where MLPClassifier's ``activation`` says.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -136,3 +138,19 @@ def test_network_applies_the_named_activation_between_affine_layers(
     assert_allclose(network.logits(X), expected, rtol=1e-13)
     assert set(ACTIVATIONS) == {"logistic", "tanh", "relu", "identity"}
     assert ACTIVATIONS["logistic"] is Sigmoid
+
+
+def test_float32_sigmoid_matches_expit_and_stays_silent():
+    x = np.concatenate(
+        [np.linspace(-120, 120, 2001), [-np.inf, np.inf, -1e38, 1e38, 0.0]]
+    ).astype(np.float32)
+    x_copy = x.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = Sigmoid()(x)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(x, x_copy)
+    exact = expit(x.astype(np.float64))
+    tiny = np.finfo(np.float32).tiny  # below it, float32 has no relative precision
+    np.testing.assert_allclose(y, exact, rtol=4 * np.finfo(np.float32).eps, atol=tiny)
+    assert y[x == -np.inf] == 0 and y[x == np.inf] == 1
