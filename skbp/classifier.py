@@ -27,7 +27,7 @@ from sklearn.utils.validation import (
 from . import _threads
 from ._version import __version__
 from .gradients import GRADIENTS
-from .layers import log_softmax
+from .layers import log_softmax, softmax
 from .network import ACTIVATIONS, Network
 from .optimizers import AdamOptimizer, SGDOptimizer
 
@@ -924,7 +924,7 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
 
 
 def _softmax(logits):
-    return np.exp(log_softmax(logits))
+    return softmax(logits, out=logits)  # logits are scratch
 
 
 def _log_proba(logits):

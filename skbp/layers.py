@@ -273,15 +273,63 @@ def _shifted_logits(x, out=None):
     a sample does not belong to.
     """
     with np.errstate(over="ignore"):
-        shifted = np.subtract(x, x.max(axis=-1, keepdims=True), out=out)
+        shifted = np.subtract(x, _row_max(x), out=out)
     np.maximum(shifted, _FLOAT_MIN[shifted.dtype], out=shifted)
     return shifted
+
+
+def _row_max(x):
+    """``x.max(axis=-1, keepdims=True)``, column by column for many short rows.
+
+    Reducing 10-element rows one by one is numpy's slow case; a running
+    elementwise maximum over the columns computes the same values 4x faster.
+    """
+    if x.ndim == 2 and 2 <= x.shape[1] <= 16 and x.shape[0] >= 256:
+        top = np.maximum(x[:, 0], x[:, 1])
+        for j in range(2, x.shape[1]):
+            np.maximum(top, x[:, j], out=top)
+        return top[:, None]
+    return x.max(axis=-1, keepdims=True)
+
+
+def _row_sum(y):
+    """``y.sum(axis=-1, keepdims=True)``; a matrix-vector product for many rows."""
+    if y.ndim == 2 and y.shape[0] >= 256:
+        return (y @ np.ones(y.shape[1], y.dtype))[:, None]
+    return np.add.reduce(y, axis=-1, keepdims=True)
+
+
+def _shift(x, out=None):
+    """Return ``(x - max, bounded)``: one max for the whole array when it spans little.
+
+    ``bounded`` says whether the span of ``x`` is at most ``_ONE_SHIFT_SPAN``:
+    then one shift serves every row (cheaper than a max per row) and nothing
+    downstream can overflow. Otherwise each row is shifted by its own max.
+    """
+    top = x.max()
+    # (Python floats: a span beyond the float range is inf, silently.)
+    bounded = float(top) - float(x.min()) <= _ONE_SHIFT_SPAN.get(x.dtype, 0)
+    if bounded:
+        return np.subtract(x, top, out=out), True
+    return _shifted_logits(x, out), False
+
+
+def softmax(x, out=None):
+    """Row-wise softmax (into ``out`` if given, which may be ``x``), stably.
+
+    Each row is shifted by its own max, so a row's probabilities do not
+    depend on the other rows.
+    """
+    shifted = _shifted_logits(x, out)
+    y = np.exp(shifted, out=shifted)
+    y /= _row_sum(y)
+    return y
 
 
 def log_softmax(x):
     """Row-wise log-softmax by the log-sum-exp trick; finite for finite ``x``."""
     shifted = _shifted_logits(x)
-    shifted -= np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    shifted -= np.log(_row_sum(np.exp(shifted)))
     return shifted
 
 
@@ -344,20 +392,12 @@ class SoftmaxWithLoss:
 
     def __call__(self, x):
         """Return the softmax probabilities of ``x`` without caching anything."""
-        return np.exp(log_softmax(x))
+        return softmax(x)
 
     def forward(self, x, t, sample_weight=None, out=None):
         """Cache softmax(x) (into ``out`` if given) and ``t``; return the loss."""
-        top = x.max()
-        # (Python floats: a span beyond the float range is inf, silently.)
-        bounded = float(top) - float(x.min()) <= _ONE_SHIFT_SPAN.get(x.dtype, 0)
-        if bounded:
-            # One shift for the whole batch: cheaper than a max per row, and
-            # every per-sample loss stays below span + log(n_classes).
-            shifted = np.subtract(x, top, out=out)
-        else:
-            shifted = _shifted_logits(x, out)
-        with np.errstate(over="ignore") if not bounded else nullcontext():
+        shifted, bounded = _shift(x, out)
+        with nullcontext() if bounded else np.errstate(over="ignore"):
             if t.ndim == 1:
                 self._flat_t = self._row_starts(*shifted.shape) + t
                 true_logit = shifted.ravel()[self._flat_t]

@@ -194,3 +194,26 @@ def test_activation_out_arrays_give_the_allocating_results(rng, name):
     np.testing.assert_array_equal(grad_out, dx)
     np.testing.assert_array_equal(x, x_copy)  # inputs untouched
     np.testing.assert_array_equal(dout, dout_copy)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (300, 10), (300, 40), (2, 5, 4)])
+def test_softmax_and_log_softmax_match_scipy_row_by_row(rng, shape):
+    # Many short rows take the column-by-column max and the matrix-vector sum.
+    from scipy.special import log_softmax as scipy_log_softmax
+    from scipy.special import softmax as scipy_softmax
+
+    from skbp.layers import log_softmax, softmax
+
+    x = rng.normal(size=shape) * 30
+    x.flat[::7] += 500  # rows of very different scales
+    np.testing.assert_allclose(softmax(x), scipy_softmax(x, axis=-1), rtol=1e-13)
+    np.testing.assert_allclose(
+        log_softmax(x), scipy_log_softmax(x, axis=-1), rtol=1e-13, atol=1e-13
+    )
+    # A row's probabilities do not depend on the other rows; NaN stays in its row.
+    rows = x.reshape(-1, x.shape[-1])
+    np.testing.assert_array_equal(softmax(rows[:1]), softmax(rows)[:1])
+    scratch = rows.copy()
+    assert softmax(scratch, out=scratch) is scratch
+    rows[1, 0] = np.nan
+    assert np.isnan(softmax(rows)[1]).all() and np.isfinite(softmax(rows)[0]).all()
