@@ -27,6 +27,7 @@ SCRIPTS = [
     "bench_solvers",
     "bench_scaling",
     "profile_steps",
+    "profile_step_ops",
 ]
 
 

@@ -128,6 +128,20 @@ def test_profile_steps():
     assert stdout.count("Top 3 by own time") == 6
 
 
+@pytest.mark.parametrize("shape", [[], ["--mnist"]])
+def test_profile_step_ops(shape):
+    stdout = run_script(
+        "profile_step_ops",
+        *shape,
+        *("--n-samples", "300", "--epochs", "1", "--repeats", "1"),
+    )
+    assert_header(stdout)
+    for line in ("Xb @ W1", "expit (hidden)", "gather the batch rows", "+ exp"):
+        assert line in stdout
+    assert "BPClassifier, per step of fit" in stdout
+    assert "MLPClassifier, per step of fit" in stdout
+
+
 def test_reference_loop():
     stdout = run_script(
         "reference_loop", *("--steps", "20", "--hidden", "3", "--numerical-steps", "1")
