@@ -55,7 +55,7 @@ def parse_args(argv=None):
         help="dtypes to measure (both)",
     )
     parser.add_argument("--epochs", type=int, default=20, help="epochs per fit (20)")
-    parser.add_argument("--repeats", type=int, default=7, help="timed rounds (7)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed rounds (15)")
     parser.add_argument(
         "--n-samples", type=int, default=None, help="use the first N digits (all)"
     )
