@@ -11,9 +11,11 @@ step's shapes (minimum over repeats). They are grouped:
 - ``other``: the gather of the shuffled batch rows, bias additions,
   reductions, the loss and the update.
 
-In the same run, ``BPClassifier`` and an identically configured
-``MLPClassifier`` are timed per step (a whole ``fit`` divided by its steps,
-as ``bench_sgd_step.py`` and ``bench_mnist_sized.py`` do). The table then
+In the same run, ``BPClassifier``, an identically configured
+``MLPClassifier`` and a hand-fused numpy loop of the same training
+(``fused_fit``: no layers, no validation, no history) are timed per step (a
+whole fit divided by its steps, as ``bench_sgd_step.py`` and
+``bench_mnist_sized.py`` do). The table then
 shows what fraction of MLPClassifier's step the unavoidable work alone
 takes: the floor that bounds the step-time targets of issue 4.
 
@@ -32,6 +34,7 @@ from _common import (
     blas_limit,
     bp_classifier,
     digits_split,
+    flat_params,
     fmt_ratio,
     fmt_seconds,
     markdown_table,
@@ -130,6 +133,63 @@ def step_operations(X, y, hidden, batch_size, rng):
     }
 
 
+def fused_fit(X, y, hidden, batch_size, epochs, seed):
+    """The same SGD training as BPClassifier, hand-fused: no layers, no checks.
+
+    One function, every array preallocated, the bias added by broadcasting
+    and the softmax shifted by the batch max: the least numpy work the step
+    needs, as a yardstick for the layered implementation (not a usable
+    estimator: no validation, no history, no stopping rule).
+    """
+    rng = np.random.RandomState(seed)
+    n, n_in = X.shape
+    n_out = int(y.max()) + 1
+    # Glorot-uniform, drawn as MLPClassifier and BPClassifier draw it (logistic).
+    bound = np.sqrt(2 / (n_in + hidden)), np.sqrt(2 / (hidden + n_out))
+    W1 = rng.uniform(-bound[0], bound[0], (n_in, hidden))
+    b1 = rng.uniform(-bound[0], bound[0], hidden)
+    W2 = rng.uniform(-bound[1], bound[1], (hidden, n_out))
+    b2 = rng.uniform(-bound[1], bound[1], n_out)
+    scratch = {}
+    order = np.arange(n)
+    for _ in range(epochs):
+        rng.shuffle(order)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            b = len(idx)
+            if b not in scratch:
+                scratch[b] = (
+                    np.empty((b, n_in)),
+                    np.empty((b, hidden)),
+                    np.empty((b, n_out)),
+                    np.empty((b, hidden)),
+                    np.ones(b),
+                    np.arange(0, b * n_out, n_out),
+                )
+            Xb, H, Z, dH, ones, starts = scratch[b]
+            X.take(idx, 0, Xb, "clip")
+            flat_t = starts + y[idx]
+            np.matmul(Xb, W1, out=H)
+            H += b1
+            expit(H, out=H)
+            np.matmul(H, W2, out=Z)
+            Z += b2
+            Z -= Z.max()
+            np.exp(Z, out=Z)
+            Z /= Z.sum(axis=1)[:, None]
+            Z *= 1.0 / b
+            Z.ravel()[flat_t] -= 1.0 / b
+            np.matmul(Z, W2.T, out=dH)
+            W2 -= 0.1 * (H.T @ Z)
+            b2 -= 0.1 * (ones @ Z)
+            dH *= H
+            H -= 1.0
+            dH *= H
+            W1 += 0.1 * (Xb.T @ dH)  # dH holds -gradient: H - 1 flipped the sign
+            b1 += 0.1 * (ones @ dH)
+    return W1, b1, W2, b2
+
+
 def op_time(func, seconds=0.01, repeats=7):
     """Minimum time per call of ``func``, over ``repeats`` batches of calls.
 
@@ -172,9 +232,10 @@ def main(argv=None):
             {
                 "BP": lambda: bp_classifier(hidden, **config).fit(X, y),
                 "MLP": lambda: mlp_classifier(hidden, **config).fit(X, y),
+                "fused": lambda: fused_fit(X, y, hidden, batch_size, epochs, args.seed),
             },
             args.repeats,
-            scales={"BP": n_steps, "MLP": n_steps},
+            scales={"BP": n_steps, "MLP": n_steps, "fused": n_steps},
         )
     mlp = timings["MLP"].min
     print(
@@ -203,6 +264,11 @@ def main(argv=None):
         )
     summary += [
         [
+            "hand-fused numpy loop, per step",
+            timings["fused"].cell(),
+            fmt_ratio(timings["fused"], timings["MLP"]),
+        ],
+        [
             "BPClassifier, per step of fit",
             timings["BP"].cell(),
             fmt_ratio(timings["BP"], timings["MLP"]),
@@ -210,6 +276,12 @@ def main(argv=None):
         ["MLPClassifier, per step of fit", timings["MLP"].cell(), "1"],
     ]
     print(markdown_table(["cumulative", "time", "/ MLP step"], summary))
+    fused = np.concatenate([p.ravel() for p in timings["fused"].result])
+    difference = np.abs(fused - flat_params(timings["BP"].result)).max()
+    print(
+        "\nLargest |fused loop - BPClassifier| parameter difference after the "
+        f"fit: {difference:.2e} (the same training)"
+    )
 
 
 if __name__ == "__main__":

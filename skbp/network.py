@@ -99,13 +99,15 @@ class Network:
         (``sample_weight``-weighted) mean cross-entropy plus
         ``0.5 * alpha * sum(W**2) / sum(sample_weight)`` (``n_samples`` when
         unweighted), as in scikit-learn. Every intermediate array is written
-        into scratch kept for this batch size (see ``clear_cache``).
+        into scratch kept for this batch size (see ``clear_cache``): each
+        Affine into its own, each activation and the loss layer in place over
+        the Affine output they receive (which no ``backward`` needs).
         """
         forward_out, _ = self._scratch(X.shape[0])
         x = X
-        for layer, out in zip(self.layers, forward_out[:-1], strict=True):
-            x = layer.forward(x, out)
-        loss = self.loss_layer.forward(x, T, sample_weight, forward_out[-1])
+        for layer, out in zip(self.layers, forward_out, strict=True):
+            x = layer.forward(x, out if out is not None else x)
+        loss = self.loss_layer.forward(x, T, sample_weight, x)
         self._l2 = self.penalty_scale(X.shape[0], sample_weight, alpha) if alpha else 0
         if self._l2:
             loss += self._l2 * sum(self.squared_weights())
@@ -128,10 +130,10 @@ class Network:
     def _scratch(self, n_samples):
         """Output arrays of each layer's forward and backward for a batch size.
 
-        Forward: one per layer, then the probabilities; backward: the
-        gradient each layer above the first returns, ordered as the layers,
-        then the loss layer's. Kept for the last few batch sizes (an epoch
-        has at most two).
+        Forward: one per Affine, None for the activations (they work in place);
+        backward: the gradient each layer above the first returns, ordered as
+        the layers, then the loss layer's. Kept for the last two batch sizes
+        (an epoch has at most two).
         """
         scratch = self._scratch_by_size.get(n_samples)
         if scratch is None:
@@ -140,8 +142,10 @@ class Network:
             widths = [affine.W.shape[1] for affine in self.affines for _ in range(2)][
                 :-1
             ]
-            forward_out = [np.empty((n_samples, w), self.dtype) for w in widths]
-            forward_out.append(np.empty_like(forward_out[-1]))
+            forward_out = [
+                np.empty((n_samples, w), self.dtype) if k % 2 == 0 else None
+                for k, w in enumerate(widths)
+            ]
             backward_out = [np.empty((n_samples, w), self.dtype) for w in widths]
             scratch = self._scratch_by_size[n_samples] = (forward_out, backward_out)
         return scratch

@@ -140,6 +140,8 @@ def test_profile_step_ops(shape):
         assert line in stdout
     assert "BPClassifier, per step of fit" in stdout
     assert "MLPClassifier, per step of fit" in stdout
+    assert "hand-fused numpy loop, per step" in stdout
+    assert "parameter difference after the fit" in stdout
 
 
 def test_reference_loop():
