@@ -7,7 +7,10 @@ layer's input. Calling a layer (``layer(x)``) computes the same output as
 ``forward`` without touching the cache, so one fitted network can serve
 predictions from several threads at once.
 
-No layer ever writes into its inputs.
+No layer writes into its inputs, unless its caller asks for it by passing
+the input itself as ``out``: ``forward`` and ``backward`` take an optional
+``out`` array to write their result into, which the training loop uses to
+reuse one set of arrays per batch size.
 """
 
 from contextlib import nullcontext
