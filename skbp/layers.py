@@ -93,7 +93,7 @@ class Affine:
         if self.dW is None:
             self.dW = np.empty_like(self.W)
             self.db = np.empty_like(self.b)
-        if isinstance(self.x, np.ndarray) and self.dW.flags.c_contiguous:
+        if isinstance(self.x, np.ndarray):
             np.matmul(self.x.T, dout, out=self.dW)
         else:
             self.dW[...] = self.x.T @ dout
@@ -309,9 +309,10 @@ def _shift(x, out=None):
     then one shift serves every row (cheaper than a max per row) and nothing
     downstream can overflow. Otherwise each row is shifted by its own max.
     """
-    top = x.max()
+    top = np.maximum.reduce(x, axis=None)
     # (Python floats: a span beyond the float range is inf, silently.)
-    bounded = float(top) - float(x.min()) <= _ONE_SHIFT_SPAN.get(x.dtype, 0)
+    span = float(top) - float(np.minimum.reduce(x, axis=None))
+    bounded = span <= _ONE_SHIFT_SPAN.get(x.dtype, 0)
     if bounded:
         return np.subtract(x, top, out=out), True
     return _shifted_logits(x, out), False
@@ -427,17 +428,17 @@ class SoftmaxWithLoss:
     def backward(self, dout=1.0, out=None):
         """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
         if self.sample_weight is None:
-            scale = dout / self.t.shape[0]
+            scale = row_scale = dout / self.t.shape[0]
         else:
             scale = (dout / self.sample_weight.sum()) * self.sample_weight
+            row_scale = scale[:, None]
         if self.t.ndim == 1:
             # (y - t) * scale, with t one-hot: scale y, then subtract at t.
-            row_scale = scale if np.ndim(scale) == 0 else scale[:, None]
             dx = np.multiply(self.y, row_scale, out=out)
             dx.ravel()[self._flat_t] -= scale
         else:
             dx = np.subtract(self.y, self.t, out=out)
-            dx *= scale if np.ndim(scale) == 0 else scale[:, None]
+            dx *= row_scale
         return dx
 
     def _row_starts(self, n_samples, n_classes):

@@ -59,6 +59,7 @@ class Network:
         for affine in self.affines[:-1]:
             self.layers += [affine, ACTIVATIONS[activation]()]
         self.layers.append(self.affines[-1])
+        self._upper_layers_reversed = self.layers[:0:-1]  # backward's order
         self.loss_layer = SoftmaxWithLoss()
         self._scratch_by_size = {}
 
@@ -118,7 +119,7 @@ class Network:
         _, backward_out = self._scratch(self.loss_layer.y.shape[0])
         dout = self.loss_layer.backward(1.0, backward_out[-1])
         for layer, out in zip(
-            reversed(self.layers[1:]), reversed(backward_out[:-1]), strict=True
+            self._upper_layers_reversed, backward_out[-2::-1], strict=True
         ):
             dout = layer.backward(dout, out)
         self.layers[0].param_backward(dout)
