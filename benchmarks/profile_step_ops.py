@@ -71,6 +71,7 @@ def step_operations(X, y, hidden, batch_size, rng):
     W1, b1 = rng.normal(0, 0.1, (n_in, hidden)), np.zeros(hidden)
     W2, b2 = rng.normal(0, 0.1, (hidden, n_out)), np.zeros(n_out)
     params = np.concatenate([W1.ravel(), b1, W2.ravel(), b2])
+    gradient = rng.normal(0, 1e-3, params.size)  # a fixed gradient to apply
     grads = np.empty_like(params)
     # Fresh shuffled rows at every call, as in training (not the same, cached ones).
     batches = [rng.permutation(len(X))[:b] for _ in range(64)]
@@ -88,6 +89,14 @@ def step_operations(X, y, hidden, batch_size, rng):
     flat_t = np.arange(0, b * n_out, n_out) + t
     probs = np.full_like(Z, 1.0 / n_out)
     row_sum = probs.sum(axis=1)
+
+    def output_gradient():
+        np.multiply(probs, 1.0 / b, out=dZ)
+        dZ.ravel()[flat_t] -= 1.0 / b
+
+    def update():
+        np.multiply(gradient, 0.1, out=grads)
+        np.subtract(params, grads, out=params)
 
     return {
         "gather the batch rows": (
@@ -109,10 +118,7 @@ def step_operations(X, y, hidden, batch_size, rng):
             lambda: np.add.reduce(np.log(row_sum) - row_sum),
         ),
         "normalise": ("other", lambda: np.divide(probs, row_sum[:, None], out=dZ)),
-        "dZ = y / n, minus 1 / n at t": (
-            "other",
-            lambda: (np.multiply(probs, 1.0 / b, out=dZ), dZ.ravel()[flat_t]),
-        ),
+        "dZ = y / n, minus 1 / n at t": ("other", output_gradient),
         "H.T @ dZ": ("matrix product", lambda: np.matmul(H.T, dZ, out=dW2)),
         "db2 = ones @ dZ": ("other", lambda: np.matmul(ones, dZ, out=db2)),
         "dZ @ W2.T": ("matrix product", lambda: np.matmul(dZ, W2.T, out=dH)),
@@ -126,10 +132,7 @@ def step_operations(X, y, hidden, batch_size, rng):
         ),
         "Xb.T @ dH": ("matrix product", lambda: np.matmul(Xb.T, dH, out=dW1)),
         "db1 = ones @ dH": ("other", lambda: np.matmul(ones, dH, out=db1)),
-        "update (2 ops)": (
-            "other",
-            lambda: (np.multiply(grads, 0.1, out=grads), np.subtract(params, grads)),
-        ),
+        "update (2 ops)": ("other", update),
     }
 
 
