@@ -4,30 +4,18 @@ These check that the scripts run and print their tables, ratios and target
 verdicts; they assert nothing about the times themselves.
 """
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from _scripts import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 
 
-def run_script(name, *args):
+def run_benchmark(name, *args):
     """Run ``benchmarks/<name>.py`` with ``args``; return stdout, failing on errors."""
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    proc = subprocess.run(
-        [sys.executable, "-W", "error::RuntimeWarning", f"benchmarks/{name}.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
+    return run_script(f"benchmarks/{name}.py", *args)
 
 
 def assert_header(stdout):
@@ -37,7 +25,7 @@ def assert_header(stdout):
 
 
 def test_sgd_step():
-    stdout = run_script(
+    stdout = run_benchmark(
         "bench_sgd_step",
         *("--n-samples", "300", "--epochs", "1", "--repeats", "1", "--hidden", "5"),
     )
@@ -52,7 +40,7 @@ def test_sgd_step():
 
 
 def test_mnist_sized():
-    stdout = run_script(
+    stdout = run_benchmark(
         "bench_mnist_sized",
         *("--n-samples", "600", "--n-test", "100", "--n-features", "20"),
         *("--hidden", "5", "--batch-size", "50", "--epochs", "1", "--repeats", "1"),
@@ -67,7 +55,7 @@ def test_mnist_sized():
 
 
 def test_numerical():
-    stdout = run_script(
+    stdout = run_benchmark(
         "bench_numerical",
         *("--hidden", "3", "--batch-size", "10", "--steps", "1", "--repeats", "1"),
         *("--train-epochs", "1", "--n-samples", "200"),
@@ -80,7 +68,7 @@ def test_numerical():
 
 
 def test_predict():
-    stdout = run_script(
+    stdout = run_benchmark(
         "bench_predict", *("--n-rows", "500", "2000", "--repeats", "1", "--epochs", "1")
     )
     assert_header(stdout)
@@ -91,7 +79,7 @@ def test_predict():
 
 
 def test_solvers():
-    stdout = run_script(
+    stdout = run_benchmark(
         "bench_solvers",
         *("--n-samples", "200", "--hidden", "4", "--epochs", "1"),
         *("--lbfgs-iter", "3", "--repeats", "1"),
@@ -103,7 +91,7 @@ def test_solvers():
 
 def test_scaling(tmp_path):
     figure = tmp_path / "scaling.png"
-    stdout = run_script(
+    stdout = run_benchmark(
         "bench_scaling",
         *("--hidden", "2", "4", "--n-features", "8", "64", "--batch-size", "10"),
         *("--repeats", "1", "--backprop-calls", "2", "--output", str(figure)),
@@ -116,7 +104,7 @@ def test_scaling(tmp_path):
 
 
 def test_profile_steps():
-    stdout = run_script(
+    stdout = run_benchmark(
         "profile_steps",
         *("--n-samples", "200", "--hidden", "3", "--top", "3"),
         *("--mnist-samples", "200", "--mnist-features", "20"),
@@ -130,7 +118,7 @@ def test_profile_steps():
 
 @pytest.mark.parametrize("shape", [[], ["--mnist"]])
 def test_profile_step_ops(shape):
-    stdout = run_script(
+    stdout = run_benchmark(
         "profile_step_ops",
         *shape,
         *("--n-samples", "300", "--epochs", "1", "--repeats", "1"),
@@ -145,7 +133,7 @@ def test_profile_step_ops(shape):
 
 
 def test_reference_loop():
-    stdout = run_script(
+    stdout = run_benchmark(
         "reference_loop", *("--steps", "20", "--hidden", "3", "--numerical-steps", "1")
     )
     assert "reference loop, backprop: 20 steps" in stdout
@@ -153,7 +141,7 @@ def test_reference_loop():
 
 
 def test_run_all_lists_every_script():
-    stdout = run_script("run_all", "--dry-run")
+    stdout = run_benchmark("run_all", "--dry-run")
     scripts = sorted(
         p.stem
         for p in BENCHMARKS.glob("*.py")

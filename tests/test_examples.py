@@ -1,30 +1,16 @@
 """Run each example script top to bottom, at reduced size, as a user would."""
 
 import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from _scripts import run_script
 
-ROOT = Path(__file__).resolve().parents[1]
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
 
 def run_example(name, *args):
     """Run ``examples/<name>`` with ``args``; return its stdout, failing on errors."""
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    proc = subprocess.run(
-        [sys.executable, "-W", "error::RuntimeWarning", f"examples/{name}", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
+    return run_script(f"examples/{name}", *args)
 
 
 def check_figure(stdout, path):
