@@ -541,8 +541,7 @@ class BPClassifier(ClassifierMixin, BaseEstimator):
                         alpha=self.alpha,
                         h=self.numerical_step,
                     )
-                    if not math.isfinite(batch_loss):
-                        _check_finite(batch_loss, "loss")
+                    _check_finite(batch_loss, "loss")
                     optimizer.update_params(network.params, network.grads)
                     accumulated_loss += batch_loss * (
                         batch.stop - batch.start if sw is None else sw.sum()
@@ -939,7 +938,9 @@ def _argmax(logits):
 
 
 def _check_finite(value, what):
-    if not np.all(np.isfinite(value)):
+    # Python floats (the per-step loss) without numpy's call overhead.
+    finite = math.isfinite(value) if isinstance(value, float) else np.isfinite(value)
+    if not np.all(finite):
         raise ValueError(
             f"Training diverged: the {what} became infinite or NaN. Scale the inputs "
             "(for example with StandardScaler) or lower learning_rate_init."

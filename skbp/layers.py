@@ -105,8 +105,8 @@ class Affine:
 
 
 def _assign(out, value):
-    """Return ``value``, copied into ``out`` when ``out`` is given."""
-    if out is None:
+    """Return ``value``, copied into ``out`` when ``out`` is another array."""
+    if out is None or out is value:
         return value
     out[...] = value
     return out
@@ -240,10 +240,7 @@ class Identity:
 
     def __call__(self, x, out=None):
         """Return ``x`` (copied into ``out`` if given)."""
-        if out is None or out is x:
-            return x
-        out[...] = x
-        return out
+        return _assign(out, x)
 
     def forward(self, x, out=None):
         """Return ``x`` (copied into ``out`` if given; nothing to cache)."""
@@ -408,9 +405,9 @@ class SoftmaxWithLoss:
             else:
                 true_logit = np.einsum("ij,ij->i", shifted, t)
             y = np.exp(shifted, out=shifted)
-            row_sum = np.add.reduce(y, axis=1)
+            row_sum = _row_sum(y)
             # -log y_it = log(sum_k exp(shifted_ik)) - shifted_it
-            per_sample = np.log(row_sum)
+            per_sample = np.log(row_sum[:, 0])
             if t.ndim != 1:
                 per_sample *= t.sum(axis=1)
             per_sample -= true_logit
@@ -418,7 +415,7 @@ class SoftmaxWithLoss:
                 loss = np.add.reduce(per_sample) / len(per_sample)
             else:
                 loss = (per_sample @ sample_weight) / sample_weight.sum()
-        y /= row_sum[:, None]
+        y /= row_sum
         self.y = y
         self.t = t
         self.sample_weight = sample_weight

@@ -140,14 +140,16 @@ class Network:
         if scratch is None:
             if len(self._scratch_by_size) >= 2:
                 self._scratch_by_size.clear()
-            widths = [affine.W.shape[1] for affine in self.affines for _ in range(2)][
-                :-1
+            # Layer k (Affine, activation, Affine, ...) outputs layer_units[k // 2 + 1].
+            shapes = [
+                (n_samples, self.layer_units[k // 2 + 1])
+                for k in range(len(self.layers))
             ]
             forward_out = [
-                np.empty((n_samples, w), self.dtype) if k % 2 == 0 else None
-                for k, w in enumerate(widths)
+                np.empty(shape, self.dtype) if isinstance(layer, Affine) else None
+                for layer, shape in zip(self.layers, shapes, strict=True)
             ]
-            backward_out = [np.empty((n_samples, w), self.dtype) for w in widths]
+            backward_out = [np.empty(shape, self.dtype) for shape in shapes]
             scratch = self._scratch_by_size[n_samples] = (forward_out, backward_out)
         return scratch
 
