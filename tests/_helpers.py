@@ -1,9 +1,11 @@
-"""Run a repository script as a user would, for the example and benchmark tests."""
+"""Helpers shared by several test modules."""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,3 +27,20 @@ def run_script(path, *args, timeout=120):
     )
     assert proc.returncode == 0, f"{path} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
+
+
+def numerical_grad(f, x, h=1e-6):
+    """Central-difference gradient of the scalar ``f()`` with respect to ``x``.
+
+    ``x`` is perturbed in place, one element at a time, and restored.
+    """
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        orig = x[idx]
+        x[idx] = orig + h
+        plus = f()
+        x[idx] = orig - h
+        minus = f()
+        x[idx] = orig
+        grad[idx] = (plus - minus) / (2 * h)
+    return grad

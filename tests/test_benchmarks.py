@@ -7,7 +7,7 @@ verdicts; they assert nothing about the times themselves.
 from pathlib import Path
 
 import pytest
-from _scripts import run_script
+from _helpers import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"

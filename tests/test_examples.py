@@ -3,7 +3,7 @@
 import importlib.util
 
 import pytest
-from _scripts import run_script
+from _helpers import run_script
 
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 

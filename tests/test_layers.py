@@ -2,22 +2,9 @@
 
 import numpy as np
 import pytest
+from _helpers import numerical_grad
 
 from skbp.layers import Affine, Sigmoid, SoftmaxWithLoss
-
-
-def numerical_grad(f, x, h=1e-6):
-    """Central-difference gradient of the scalar ``f()`` with respect to ``x``."""
-    grad = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        orig = x[idx]
-        x[idx] = orig + h
-        plus = f()
-        x[idx] = orig - h
-        minus = f()
-        x[idx] = orig
-        grad[idx] = (plus - minus) / (2 * h)
-    return grad
 
 
 @pytest.fixture
