@@ -938,9 +938,11 @@ def _argmax(logits):
 
 
 def _check_finite(value, what):
-    # Python floats (the per-step loss) without numpy's call overhead.
-    finite = math.isfinite(value) if isinstance(value, float) else np.isfinite(value)
-    if not np.all(finite):
+    if isinstance(value, float):  # the per-step loss: no numpy call overhead
+        finite = math.isfinite(value)
+    else:
+        finite = np.isfinite(value).all()
+    if not finite:
         raise ValueError(
             f"Training diverged: the {what} became infinite or NaN. Scale the inputs "
             "(for example with StandardScaler) or lower learning_rate_init."
