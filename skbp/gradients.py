@@ -13,7 +13,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._threads import blas_threads, controller
-from .layers import cross_entropy, log_softmax
 from .network import Network, apply_layers
 
 # Bytes of float64 scratch one batch of perturbed forward passes may use.
@@ -45,7 +44,7 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     exploited: this costs ``2 * n_params`` forward passes per call.
     """
     params = network.params.astype(np.float64)  # always a copy: never perturbed
-    net = Network(network.layer_units, params, network.activation)
+    net = Network(network.layer_units, params, network.activation, network.output)
     X = X.astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
     T = np.asarray(T)
     if T.ndim == 1:  # class indices
@@ -60,7 +59,8 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
         if layer in net.affines:
             inputs.append(x)
         x = layer(x)
-    loss = float(cross_entropy(log_softmax(x), T, sample_weight))
+    stacked_loss = net.loss_layer.stacked_loss
+    loss = float(stacked_loss(x[:, None, :], T, sample_weight)[0])
     # The L2 term is part of L: each perturbed copy's sum(W**2) is recomputed.
     l2 = net.penalty_scale(X.shape[0], sample_weight, alpha) if alpha else 0.0
     squares = net.squared_weights()
@@ -80,7 +80,8 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
             tasks.append(
                 (
                     start + k,
-                    (affine, x_in, downstream, k, h, T, sample_weight, l2, others),
+                    (affine, x_in, downstream, stacked_loss, k, h, T, sample_weight)
+                    + (l2, others),
                 )
             )
         start += n_layer
@@ -116,8 +117,12 @@ def _executor(n_threads):
     return _EXECUTORS[key]
 
 
-def _perturbed_losses(affine, x_in, downstream, k, h, T, sample_weight, l2, others):
+def _perturbed_losses(
+    affine, x_in, downstream, stacked_loss, k, h, T, sample_weight, l2, others
+):
     """Losses with ``affine``'s parameters ``k`` (flat, W then b) moved by +h and -h.
+
+    ``stacked_loss`` is the output layer's loss of stacked copies of its input.
 
     ``l2 * sum(W'**2) + others`` is the L2 term of each perturbed copy ``W'``
     (``others`` covers the unperturbed layers).
@@ -144,28 +149,11 @@ def _perturbed_losses(affine, x_in, downstream, k, h, T, sample_weight, l2, othe
     out += b.reshape(2 * n, n_out)
     out = out.reshape(-1, n_out)
     out = apply_layers(downstream, out)  # out is our own scratch
-    losses = _stacked_cross_entropy(out.reshape(n_samples, 2 * n, -1), T, sample_weight)
+    losses = stacked_loss(out.reshape(n_samples, 2 * n, -1), T, sample_weight)
     if l2:
         copies = W.reshape(n_in, 2 * n, n_out)
         losses += l2 * np.einsum("ipj,ipj->p", copies, copies) + others
     return losses.reshape(2, n)
-
-
-def _stacked_cross_entropy(z, T, sample_weight):
-    """Cross-entropy of each stacked copy: ``z`` (n_samples, n_copies, n_classes).
-
-    ``loss_i = logsumexp(z_i) - z_i[target]``, averaged over samples. The
-    same quantity as ``cross_entropy(log_softmax(z), T)`` in fewer passes
-    over ``z``, which is scratch and is overwritten.
-    """
-    target = np.einsum("spc,sc->sp", z, T)
-    m = z.max(axis=-1, keepdims=True)
-    z -= m
-    np.exp(z, out=z)
-    per_sample = np.log(z.sum(axis=-1)) + m[..., 0] - target
-    if sample_weight is None:
-        return per_sample.mean(axis=0)
-    return sample_weight @ per_sample / sample_weight.sum()
 
 
 GRADIENTS = {"backprop": backprop_gradient, "numerical": numerical_gradient}

@@ -438,6 +438,30 @@ class SoftmaxWithLoss:
             dx *= row_scale
         return dx
 
+    def stacked_loss(self, z, T, sample_weight=None):
+        """Loss of each stacked copy of the logits, as ``forward`` computes it.
+
+        ``z`` of shape (n_samples, n_copies, n_classes) holds ``n_copies``
+        sets of logits for the same samples; it is scratch and is
+        overwritten. ``T`` holds one-hot (or soft) float rows of shape
+        (n_samples, n_classes). Returns the (``sample_weight``-weighted) mean
+        cross-entropy of each copy, shape (n_copies,):
+        ``loss_i = sum_c T_ic * logsumexp(z_i) - z_i . T_i``, averaged over
+        samples. The numerical gradient asks this for its perturbed copies.
+        """
+        target = np.einsum("spc,sc->sp", z, T)
+        m = z.max(axis=-1, keepdims=True)
+        z -= m
+        np.exp(z, out=z)
+        per_sample = z.sum(axis=-1)
+        np.log(per_sample, out=per_sample)
+        per_sample += m[..., 0]
+        per_sample *= T.sum(axis=1)[:, None]
+        per_sample -= target
+        if sample_weight is None:
+            return per_sample.mean(axis=0)
+        return sample_weight @ per_sample / sample_weight.sum()
+
     def _row_starts(self, n_samples, n_classes):
         """``[0, n_classes, 2 n_classes, ...]``: flat offsets of the rows (cached)."""
         if self._starts is None or self._starts[0] != (n_samples, n_classes):

@@ -9,6 +9,9 @@ from .layers import Affine, Identity, ReLU, Sigmoid, SoftmaxWithLoss, Tanh
 # Hidden-layer activations by scikit-learn's name.
 ACTIVATIONS = {"logistic": Sigmoid, "tanh": Tanh, "relu": ReLU, "identity": Identity}
 
+# Output layers (each owns its loss) by name.
+OUTPUTS = {"softmax": SoftmaxWithLoss}
+
 
 class Network:
     """Affine -> activation -> ... -> Affine -> SoftmaxWithLoss over flat parameters.
@@ -27,15 +30,23 @@ class Network:
         Flat parameter vector to wrap (not copied). Zeros when omitted.
     activation : str, default="logistic"
         Hidden-layer activation, a key of ``ACTIVATIONS``.
+    output : str, default="softmax"
+        Output layer with its loss, a key of ``OUTPUTS``.
     dtype : dtype, default=np.float64
         Dtype of a newly allocated ``params``.
     """
 
     def __init__(
-        self, layer_units, params=None, activation="logistic", dtype=np.float64
+        self,
+        layer_units,
+        params=None,
+        activation="logistic",
+        output="softmax",
+        dtype=np.float64,
     ):
         self.layer_units = [int(n) for n in layer_units]
         self.activation = activation
+        self.output = output
         self.shapes = list(pairwise(self.layer_units))
         n_params = sum(n_in * n_out + n_out for n_in, n_out in self.shapes)
         if params is None:
@@ -60,7 +71,7 @@ class Network:
             self.layers += [affine, ACTIVATIONS[activation]()]
         self.layers.append(self.affines[-1])
         self._upper_layers_reversed = self.layers[:0:-1]  # backward's order
-        self.loss_layer = SoftmaxWithLoss()
+        self.loss_layer = OUTPUTS[output]()
         self._scratch_by_size = {}
 
     @property
