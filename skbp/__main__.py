@@ -10,20 +10,66 @@ import argparse
 import math
 import sys
 import time
+import warnings
+from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from . import BPClassifier, gradient_check
 
 METHODS = ("backprop", "numerical")
 
+# Figures of ``python -m skbp`` and of every example go to the current
+# directory, in a PNG named after the command: skbp.png here,
+# plot_grid_search.png for examples/plot_grid_search.py, and so on.
+DEFAULT_PLOT = "skbp.png"
+MAX_SEED = 2**32 - 1  # numpy's RandomState takes seeds in [0, 2**32 - 1]
+
+
+def _prog():
+    """``skbp`` when run as the installed console command, else ``python -m skbp``."""
+    return "skbp" if Path(sys.argv[0]).name == "skbp" else "python -m skbp"
+
+
+def _figure_path_problem(path):
+    """Why a figure cannot be saved to ``path``, or None if it can.
+
+    Checked before training, so that a typo costs nothing: the directory must
+    exist, the format must be one matplotlib writes, and the file must be
+    creatable (tried for real, then removed if it did not exist before).
+    """
+    path = Path(path)
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        return None  # no figure will be drawn: nothing to check
+    if path.is_dir():
+        return f"{str(path)!r} is a directory; give a file name such as {DEFAULT_PLOT}"
+    if not path.parent.is_dir():
+        return f"no directory {str(path.parent)!r} to save {path.name!r} in"
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix.lstrip(".").lower() not in formats:
+        return (
+            f"cannot save a figure as {path.name!r}: the file name must end in "
+            f"one of {', '.join('.' + ext for ext in sorted(formats))}"
+        )
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        return f"cannot write {str(path)!r}: {exc.strerror}"
+    if not existed:
+        path.unlink()
+    return None
+
 
 def parse_args(argv=None):
-    """Parse the command line."""
+    """Parse the command line; exit with a usage error on bad values."""
     parser = argparse.ArgumentParser(
-        prog="python -m skbp",
         description=(
             "Train the same network on the digits data with backpropagation and "
             "with numerical gradients from the same seed, and compare time per SGD "
@@ -31,10 +77,13 @@ def parse_args(argv=None):
             "300 steps) take about two minutes on 2 cores; --epochs 70 runs the "
             "reference's ~1000 steps."
         ),
+        prog=_prog(),
     )
     parser.add_argument("--epochs", type=int, default=20, help="epochs (default 20)")
     parser.add_argument("--hidden", type=int, default=50, help="hidden units (50)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help=f"random seed, 0 to {MAX_SEED} (0)"
+    )
     parser.add_argument("--batch-size", type=int, default=100, help="batch (100)")
     parser.add_argument(
         "--learning-rate", type=float, default=0.1, help="SGD step size (0.1)"
@@ -45,8 +94,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--plot",
         metavar="PATH",
-        default="skbp_reference.png",
-        help="where to save the figure (default skbp_reference.png)",
+        default=DEFAULT_PLOT,
+        help="where to save the figure of loss and accuracy against steps "
+        "(default: %(default)s in the current directory)",
     )
     parser.add_argument("--no-plot", action="store_true", help="save no figure")
     args = parser.parse_args(argv)
@@ -54,21 +104,36 @@ def parse_args(argv=None):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     for name in ("learning_rate", "weight_init_std"):
-        if not getattr(args, name) > 0:
-            parser.error(f"--{name.replace('_', '-')} must be positive")
+        if not 0 < getattr(args, name) < math.inf:
+            parser.error(f"--{name.replace('_', '-')} must be positive and finite")
+    if not 0 <= args.seed <= MAX_SEED:
+        parser.error(f"--seed must be between 0 and {MAX_SEED}")
+    if not args.no_plot:
+        problem = _figure_path_problem(args.plot)
+        if problem is not None:
+            parser.error(f"--plot: {problem}")
     return args
 
 
 def train(method, args, X_train, y_train, X_test, y_test, progress):
     """Fit one epoch at a time, recording loss, test accuracy and fit time."""
+    # The reference experiment's settings, all passed explicitly so that the
+    # results do not change with BPClassifier's defaults: logistic units, plain
+    # SGD at a constant rate, no momentum, no L2, N(0, std^2) weights.
     clf = BPClassifier(
-        (args.hidden,),
+        hidden_layer_sizes=(args.hidden,),
+        activation="logistic",
+        solver="sgd",
         gradient=method,
-        learning_rate_init=args.learning_rate,
+        alpha=0.0,
         batch_size=args.batch_size,
-        max_iter=1,
+        learning_rate="constant",
+        learning_rate_init=args.learning_rate,
+        momentum=0.0,
+        nesterovs_momentum=False,
         weight_init_std=args.weight_init_std,
-        # A fixed step count, as the reference: no stopping rule, no warning.
+        max_iter=1,
+        # A fixed step count, as the reference: no stopping rule.
         n_iter_no_change=np.inf,
         # A RandomState instance, not an int: each warm-started epoch continues
         # the same stream, so the batches are exactly those of a single fit.
@@ -79,9 +144,13 @@ def train(method, args, X_train, y_train, X_test, y_test, progress):
     total = args.epochs * steps_per_epoch
     record = {"steps": [], "loss": [], "accuracy": [], "seconds": 0.0}
     for epoch in range(1, args.epochs + 1):
-        start = time.perf_counter()
-        clf.fit(X_train, y_train)
-        record["seconds"] += time.perf_counter() - start
+        with warnings.catch_warnings():
+            # One epoch per call on purpose (to record each epoch): every call
+            # stops at max_iter=1, which is what a ConvergenceWarning reports.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            start = time.perf_counter()
+            clf.fit(X_train, y_train)
+            record["seconds"] += time.perf_counter() - start
         record["steps"].append(epoch * steps_per_epoch)
         record["loss"].append(clf.loss_)
         record["accuracy"].append(clf.score(X_test, y_test))
@@ -158,9 +227,18 @@ def main(argv=None):
     progress = make_progress(sys.stderr)
     models, records = {}, {}
     for method in METHODS:
-        models[method], records[method] = train(
-            method, args, X_train, y_train, X_test, y_test, progress
-        )
+        try:
+            models[method], records[method] = train(
+                method, args, X_train, y_train, X_test, y_test, progress
+            )
+        except ValueError as exc:  # divergence: a rate or an init too large
+            print(
+                f"\n{_prog()}: error: {method} training failed with "
+                f"--learning-rate {args.learning_rate:g} and --weight-init-std "
+                f"{args.weight_init_std:g}: {exc}",
+                file=sys.stderr,
+            )
+            return 1
 
     print(
         f"\n{'method':<10} {'fit [s]':>9} {'per step [s]':>13} "
@@ -173,7 +251,14 @@ def main(argv=None):
             f"{rec['accuracy'][-1]:14.4f} {rec['loss'][-1]:11.6f}"
         )
     speedup = records["numerical"]["per_step"] / records["backprop"]["per_step"]
-    max_diff = np.abs(models["backprop"]._params - models["numerical"]._params).max()
+    max_diff = max(
+        np.abs(a - b).max()
+        for a, b in zip(
+            models["backprop"].coefs_ + models["backprop"].intercepts_,
+            models["numerical"].coefs_ + models["numerical"].intercepts_,
+            strict=True,
+        )
+    )
     print(f"\nSpeed-up of backprop over numerical, per step: {speedup:,.0f}x")
     print(f"Largest difference between the two fitted weight sets: {max_diff:.2e}")
 

@@ -1,7 +1,11 @@
 """The main command, ``python -m skbp``."""
 
+import os
+import shutil
 import subprocess
 import sys
+import sysconfig
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +17,31 @@ def test_help_runs():
         [sys.executable, "-m", "skbp", "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0
+    assert result.stdout.startswith("usage: python -m skbp ")
     assert "--epochs" in result.stdout and "--plot" in result.stdout
+    # The default figure path, as every example's --help shows its own.
+    assert "default: skbp.png in the current directory" in " ".join(
+        result.stdout.split()
+    )
+
+
+def _console_script():
+    """The installed ``skbp`` command beside this interpreter, or None."""
+    name = "skbp.exe" if os.name == "nt" else "skbp"
+    path = Path(sysconfig.get_path("scripts")) / name
+    return path if path.exists() else shutil.which("skbp")
+
+
+def test_console_command_names_itself():
+    script = _console_script()
+    if script is None:
+        pytest.skip("the skbp console command is not installed")
+    result = subprocess.run([script, "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: skbp [-h]")
+    result = subprocess.run([script, "--epochs", "0"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "skbp: error: --epochs must be at least 1" in result.stderr
 
 
 def test_short_run_prints_the_report(tmp_path, capsys):
@@ -33,9 +61,111 @@ def test_short_run_prints_the_report(tmp_path, capsys):
     assert f"saved to {plot}" in out.out and plot.stat().st_size > 10_000
 
 
-def test_no_plot_and_bad_arguments(capsys):
+def test_no_plot(capsys):
     assert main(["--epochs", "1", "--hidden", "2", "--no-plot"]) == 0
     assert "saved to" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--epochs", "0"], "--epochs must be at least 1"),
+        (["--hidden", "-1"], "--hidden must be at least 1"),
+        (["--learning-rate", "0"], "--learning-rate must be positive and finite"),
+        (["--learning-rate", "inf"], "--learning-rate must be positive and finite"),
+        (["--learning-rate", "nan"], "--learning-rate must be positive and finite"),
+        (["--weight-init-std", "-1"], "--weight-init-std must be positive"),
+        (["--seed", "-5"], "--seed must be between 0 and 4294967295"),
+        (["--seed", str(2**32)], "--seed must be between 0 and 4294967295"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(args, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: {message}" in err and "Traceback" not in err
+
+
+def test_largest_seed_runs(capsys):
+    args = ["--epochs", "1", "--hidden", "2", "--no-plot", "--seed", str(2**32 - 1)]
+    assert main(args) == 0
+
+
+def test_diverging_learning_rate_is_a_clear_error(capsys):
+    # Far too large a rate: training diverges. A message naming the options
+    # to change, exit status 1, no traceback.
+    args = ["--epochs", "1", "--hidden", "2", "--no-plot", "--learning-rate", "1e300"]
+    assert main(args) == 1
+    out = capsys.readouterr()
+    assert "error: numerical training failed with --learning-rate 1e+300" in out.err
+    assert "diverged" in out.err
+    assert "method" not in out.out  # no report of a failed run
+
+
+def test_diverging_run_from_the_shell_has_no_traceback():
+    result = subprocess.run(
+        [sys.executable, "-m", "skbp", "--epochs", "1", "--hidden", "2"]
+        + ["--no-plot", "--learning-rate", "1e300"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "python -m skbp: error:" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "make_path, message",
+    [
+        (lambda tmp: tmp / "missing" / "fig.png", "no directory"),
+        (lambda tmp: tmp, "is a directory"),
+        (lambda tmp: tmp / "fig.nosuchformat", "the file name must end in one of"),
+    ],
+)
+def test_bad_plot_path_fails_before_training(tmp_path, make_path, message, capsys):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(SystemExit) as exc:
+        main(["--epochs", "1", "--hidden", "2", "--plot", str(make_path(tmp_path))])
+    assert exc.value.code == 2
+    out = capsys.readouterr()
+    assert "error: --plot: " in out.err and message in out.err
+    assert out.out == ""  # failed at once: nothing trained, nothing printed
+    assert list(tmp_path.iterdir()) == []  # and nothing left behind
+
+
+def test_unwritable_plot_path_fails_before_training(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    # A path whose "directory" is a file: not writable whoever runs the test
+    # (chmod does not stop root).
+    blocker = tmp_path / "file"
+    blocker.write_text("")
     with pytest.raises(SystemExit):
-        main(["--epochs", "0"])
-    assert "--epochs must be at least 1" in capsys.readouterr().err
+        main(["--epochs", "1", "--hidden", "2", "--plot", str(blocker / "fig.png")])
+    assert "error: --plot:" in capsys.readouterr().err
+    readonly = tmp_path / "ro"
+    readonly.mkdir(mode=0o500)
+    try:
+        if os.access(readonly, os.W_OK):
+            return  # root writes anywhere: nothing more to check here
+        with pytest.raises(SystemExit):
+            main(["--epochs", "1", "--plot", str(readonly / "fig.png")])
+        assert "error: --plot: cannot write" in capsys.readouterr().err
+    finally:
+        readonly.chmod(0o700)
+
+
+def test_plot_path_check_keeps_an_existing_file(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "old.png"
+    plot.write_bytes(b"old")
+    assert main(["--epochs", "1", "--hidden", "2", "--plot", str(plot)]) == 0
+    assert plot.read_bytes() != b"old" and plot.stat().st_size > 10_000
+
+
+def test_default_plot_goes_to_the_current_directory(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--epochs", "1", "--hidden", "2"]) == 0
+    assert "saved to skbp.png" in capsys.readouterr().out
+    assert (tmp_path / "skbp.png").stat().st_size > 10_000
