@@ -139,17 +139,12 @@ def _add_output_activation(scope, container, model, logits, output):
 
 
 def _label_tensor(classes):
-    """``(proto type, values)`` of the label lookup table for ``classes``."""
-    if classes.dtype == np.bool_ or np.issubdtype(classes.dtype, np.integer):
-        return onnx_proto.TensorProto.INT64, classes.astype(np.int64)
-    if np.issubdtype(classes.dtype, np.floating):
-        if not np.array_equal(classes, np.round(classes)):
-            raise ValueError(
-                f"ONNX labels are integers or strings, and classes_ holds "
-                f"non-integer floats: {classes.tolist()}. Fit on integer or string "
-                "labels (for example with LabelEncoder), or use options="
-                '{"nocl": True} to get class indices.'
-            )
+    """``(proto type, values)`` of the label lookup table for ``classes``.
+
+    Numbers become int64 labels (classifiers accept only integral floats),
+    anything else strings, as in skl2onnx's ``MLPClassifier`` converter.
+    """
+    if classes.dtype == np.bool_ or np.issubdtype(classes.dtype, np.number):
         return onnx_proto.TensorProto.INT64, classes.astype(np.int64)
     return onnx_proto.TensorProto.STRING, np.array([str(c).encode() for c in classes])
 

@@ -1,0 +1,308 @@
+"""ONNX export: onnxruntime runs the converted graph, compared with the estimator.
+
+Oracles: the fitted estimator's own ``predict`` and ``predict_proba`` (labels
+equal except at float32 ties, probabilities within float32 precision), and,
+for the multilabel and regression graphs, scikit-learn's ``MLPClassifier`` and
+``MLPRegressor``, whose fitted attributes mean the same, converted by skbp's
+converters. Skipped without skl2onnx or onnxruntime (``pip install -e
+".[onnx]"``).
+"""
+
+import functools
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    make_multilabel_classification,
+    make_regression,
+)
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import skbp
+from skbp import BPClassifier
+
+skl2onnx = pytest.importorskip("skl2onnx")
+rt = pytest.importorskip("onnxruntime")
+skbp_onnx = pytest.importorskip("skbp.onnx")
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning"  # short fits on purpose
+)
+
+ACTIVATIONS = ["logistic", "tanh", "relu", "identity"]
+ATOL = 1e-5  # float32 precision of probabilities in [0, 1]
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _iris_strings():
+    X, y = load_iris(return_X_y=True)
+    return X, np.array(["setosa", "versicolor", "virginica"])[y]
+
+
+DATASETS = {
+    "digits": lambda: load_digits(return_X_y=True),
+    "iris": lambda: load_iris(return_X_y=True),
+    "breast_cancer": lambda: load_breast_cancer(return_X_y=True),
+    "iris_strings": _iris_strings,
+}
+
+
+@functools.cache
+def dataset(name):
+    X, y = DATASETS[name]()
+    return X.astype(np.float32), y
+
+
+def fit_classifier(X, y, activation="logistic", max_iter=15):
+    """A short Adam fit: stable on raw features (breast cancer's reach 4 000)."""
+    clf = BPClassifier(
+        (8,),
+        activation,
+        solver="adam",
+        learning_rate_init=0.01,
+        max_iter=max_iter,
+        random_state=0,
+    )
+    return clf.fit(X, y)
+
+
+def session(model, X_sample, options=None):
+    """Convert ``model`` for inputs like ``X_sample``; return an onnxruntime session."""
+    onx = skl2onnx.to_onnx(model, X_sample[:1], options=options)
+    return rt.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+
+
+def run(model, X, options=None):
+    sess = session(model, X, options)
+    return sess.run(None, {sess.get_inputs()[0].name: X})
+
+
+def assert_labels_match(labels, model, X):
+    """Labels equal ``predict`` wherever the top two probabilities are not tied."""
+    expected = model.predict(X)
+    differ = labels != expected
+    if differ.any():
+        top2 = np.sort(model.predict_proba(X[differ]), axis=1)[:, -2:]
+        assert np.all(top2[:, 1] - top2[:, 0] <= ATOL), (
+            f"{differ.sum()} labels differ beyond float32 ties"
+        )
+
+
+def zipmap_to_array(rows, classes):
+    return np.array([[row[c] for c in classes] for row in rows])
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_round_trip(name, activation):
+    X, y = dataset(name)
+    clf = fit_classifier(X, y, activation)
+    labels, proba = run(clf, X, {"zipmap": False})
+    assert labels.dtype == (object if name == "iris_strings" else np.int64)
+    assert_labels_match(labels, clf, X)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("name", ["digits", "iris_strings", "breast_cancer"])
+def test_zipmap(name):
+    X, y = dataset(name)
+    clf = fit_classifier(X, y)
+    expected = clf.predict_proba(X)
+    labels, rows = run(clf, X)  # zipmap=True is skl2onnx's default
+    assert_labels_match(labels, clf, X)
+    keys = [c.item() for c in clf.classes_]
+    np.testing.assert_allclose(zipmap_to_array(rows, keys), expected, atol=ATOL)
+    labels, *columns = run(clf, X, {"zipmap": "columns"})
+    assert_labels_match(labels, clf, X)
+    np.testing.assert_allclose(np.column_stack(columns), expected, atol=ATOL)
+
+
+@pytest.mark.parametrize("zipmap", [True, False])
+def test_pipeline(zipmap):
+    X, y = dataset("breast_cancer")
+    pipe = make_pipeline(
+        StandardScaler(), BPClassifier((8,), "relu", max_iter=10, random_state=0)
+    ).fit(X, y)
+    labels, proba = run(pipe, X, {BPClassifier: {"zipmap": zipmap}})
+    if zipmap:
+        proba = zipmap_to_array(proba, [0, 1])
+    assert_labels_match(labels, pipe, X)
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), atol=ATOL)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_float64(activation):
+    """A float64 input computes in float64: equal to float64 rounding."""
+    X, y = load_digits(return_X_y=True)
+    clf = fit_classifier(X, y, activation, max_iter=10)
+    sess = session(clf, X, {"zipmap": False})
+    assert sess.get_outputs()[1].type == "tensor(double)"
+    labels, proba = sess.run(None, {"X": X})
+    np.testing.assert_array_equal(labels, clf.predict(X))
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=1e-12, atol=1e-14)
+
+
+def test_float32_model():
+    """A model fitted on float32 data (float32 parameters) converts too."""
+    X, y = dataset("digits")
+    clf = fit_classifier(X, y, max_iter=10)
+    assert clf.coefs_[0].dtype == np.float32
+    labels, proba = run(clf, X, {"zipmap": False})
+    assert_labels_match(labels, clf, X)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=ATOL)
+
+
+def test_nocl_and_output_class_labels():
+    X, y = dataset("iris_strings")
+    clf = fit_classifier(X, y, max_iter=10)
+    index, _ = run(clf, X, {"zipmap": False, "nocl": True})
+    assert_labels_match(clf.classes_[index], clf, X)
+    _, _, classes = run(clf, X, {"zipmap": False, "output_class_labels": True})
+    np.testing.assert_array_equal(classes, clf.classes_)
+
+
+def test_float_labels():
+    """Float labels (integral, or a classifier would reject them) become int64."""
+    X, y = dataset("iris")
+    clf = fit_classifier(X, y.astype(float), max_iter=10)
+    labels, _ = run(clf, X, {"zipmap": False})
+    assert labels.dtype == np.int64
+    assert_labels_match(labels, clf, X)
+
+
+# Multilabel and regression ------------------------------------------------
+
+
+class _MLPClassifierStandIn(MLPClassifier):
+    """MLPClassifier converted by skbp's converter (its attributes mean the same)."""
+
+
+class _MLPRegressorStandIn(MLPRegressor):
+    """MLPRegressor converted by skbp's converter."""
+
+
+@functools.cache
+def register_stand_ins():
+    skl2onnx.update_registered_converter(
+        _MLPClassifierStandIn,
+        "SkbpTestMLPClassifier",
+        skbp_onnx.bp_classifier_shape_calculator,
+        skbp_onnx.convert_bp_classifier,
+        options=skbp_onnx.CLASSIFIER_OPTIONS,
+    )
+    skl2onnx.update_registered_converter(
+        _MLPRegressorStandIn,
+        "SkbpTestMLPRegressor",
+        skbp_onnx.bp_regressor_shape_calculator,
+        skbp_onnx.convert_bp_regressor,
+    )
+
+
+def multilabel_data():
+    X, Y = make_multilabel_classification(
+        200, n_features=10, n_classes=4, random_state=0
+    )
+    return X.astype(np.float32), Y
+
+
+def check_multilabel(clf, X):
+    labels, proba = run(clf, X, {"zipmap": False})
+    expected = clf.predict_proba(X)
+    assert labels.shape == proba.shape == expected.shape
+    np.testing.assert_allclose(proba, expected, atol=ATOL)
+    differ = labels != clf.predict(X)
+    assert np.all(np.abs(expected[differ] - 0.5) <= ATOL)  # float32 ties only
+    label_rows, rows = run(clf, X)  # with zipmap: one dict per row
+    np.testing.assert_array_equal(label_rows, labels)
+    np.testing.assert_allclose(zipmap_to_array(rows, range(4)), expected, atol=ATOL)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_multilabel_graph_on_mlp(activation):
+    register_stand_ins()
+    X, Y = multilabel_data()
+    clf = _MLPClassifierStandIn((8,), activation, max_iter=30, random_state=0)
+    clf.fit(X, Y)
+    assert clf.out_activation_ == "logistic"
+    check_multilabel(clf, X)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_multilabel(activation):
+    X, Y = multilabel_data()
+    try:
+        clf = fit_classifier(X, Y, activation)
+    except ValueError as exc:
+        pytest.skip(f"BPClassifier does not fit an indicator matrix yet: {exc}")
+    assert clf.out_activation_ == "logistic"
+    check_multilabel(clf, X)
+
+
+def regression_data(n_targets, loss):
+    X, y = make_regression(
+        200, n_features=6, n_targets=n_targets, noise=1.0, random_state=0
+    )
+    y = y / np.abs(y).max()
+    if loss == "poisson":
+        y = np.exp(y)
+    return X.astype(np.float32), y
+
+
+def check_regressor(reg, X, n_targets):
+    (prediction,) = run(reg, X)
+    assert prediction.shape == (len(X), n_targets)
+    expected = reg.predict(X).reshape(len(X), n_targets)
+    np.testing.assert_allclose(prediction, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("n_targets", [1, 3])
+def test_regressor_graph_on_mlp(n_targets, loss):
+    register_stand_ins()
+    X, y = regression_data(n_targets, loss)
+    reg = _MLPRegressorStandIn(
+        loss=loss, hidden_layer_sizes=(8,), activation="tanh", random_state=0
+    )
+    reg.set_params(max_iter=30).fit(X, y)
+    check_regressor(reg, X, n_targets)
+    pipe = make_pipeline(StandardScaler(), reg).fit(X, y)
+    (prediction,) = run(pipe, X)
+    expected = pipe.predict(X).reshape(len(X), n_targets)
+    np.testing.assert_allclose(prediction, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("n_targets", [1, 3])
+def test_regressor(n_targets, loss, activation):
+    if not hasattr(skbp, "BPRegressor"):
+        pytest.skip("skbp has no BPRegressor yet")
+    X, y = regression_data(n_targets, loss)
+    reg = skbp.BPRegressor((8,), activation, max_iter=15, random_state=0)
+    if "loss" in reg.get_params():
+        reg.set_params(loss=loss)
+    elif loss == "poisson":
+        pytest.skip("BPRegressor has no loss parameter")
+    reg.set_params(learning_rate_init=0.01)
+    reg.fit(X, y)
+    check_regressor(reg, X, n_targets)
+    pipe = make_pipeline(StandardScaler(), reg).fit(X, y)
+    (prediction,) = run(pipe, X)
+    expected = pipe.predict(X).reshape(len(X), n_targets)
+    np.testing.assert_allclose(prediction, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_readme_snippet():
+    """The README's "Serving with ONNX" snippet runs as written."""
+    section = README.read_text().split("## Serving with ONNX", 1)[1].split("\n## ")[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    exec(compile(code, "README.md", "exec"), {})
