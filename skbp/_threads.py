@@ -1,7 +1,17 @@
-"""The BLAS thread pools skbp adjusts, found once per process with threadpoolctl."""
+"""The BLAS thread pools skbp adjusts, found once per process with threadpoolctl.
+
+A BLAS thread count is process-wide state, and fits may run in several
+threads at once (``cross_validate`` under joblib's "threading" backend, or
+the caller's own threads). Each context here therefore counts its holders
+per library under one lock: the first to enter saves the library's thread
+count and sets it to 1, the last to leave restores it. Two threads that
+each saved and restored the count themselves would interleave their
+restores and leave the library at 1 thread for the rest of the process.
+"""
 
 import functools
-from contextlib import nullcontext
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import scipy
@@ -14,10 +24,68 @@ def controller():
     return ThreadpoolController()
 
 
+_LOCK = threading.Lock()
+# filepath -> [number of holders, thread count before the first one entered].
+_HELD = {}
+
+
+def _blas_libs():
+    return controller().select(user_api="blas").lib_controllers
+
+
+def _set_threads(lib, n_threads):
+    """Set a library's thread count from whichever thread calls.
+
+    threadpoolctl >= 3.7 lets only one "controlling" thread (the first to
+    set a limit, while it lives) change an OpenBLAS with its own thread pool
+    and silently ignores the others: a joblib worker thread that limited BLAS
+    would stay the controller, and another thread's restore would be lost.
+    The counting in ``_single_threaded`` already serialises skbp's changes.
+    """
+    getattr(lib, "_real_set_num_threads", lib.set_num_threads)(n_threads)
+
+
 def blas_threads():
-    """Threads BLAS may use now (respects ``threadpool_limits`` and joblib's caps)."""
-    blas = controller().select(user_api="blas").lib_controllers
-    return max([1] + [lib.num_threads for lib in blas])
+    """Threads BLAS may use (respects ``threadpool_limits`` and joblib's caps).
+
+    A library that skbp itself holds at 1 thread for another fit counts with
+    the thread count it had before.
+    """
+    with _LOCK:
+        return max(
+            [1]
+            + [
+                _HELD[lib.filepath][1] if lib.filepath in _HELD else lib.num_threads
+                for lib in _blas_libs()
+            ]
+        )
+
+
+@contextmanager
+def _single_threaded(libs):
+    """Hold ``libs`` at 1 thread, counted with every other holder (see module)."""
+    with _LOCK:
+        for lib in libs:
+            entry = _HELD.get(lib.filepath)
+            if entry is None:
+                entry = _HELD[lib.filepath] = [0, lib.num_threads]
+                _set_threads(lib, 1)
+            entry[0] += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            for lib in libs:
+                entry = _HELD[lib.filepath]
+                entry[0] -= 1
+                if entry[0] == 0:
+                    del _HELD[lib.filepath]
+                    _set_threads(lib, entry[1])
+
+
+def single_threaded_blas():
+    """Context in which every BLAS library of the process uses 1 thread."""
+    return _single_threaded(_blas_libs())
 
 
 def single_threaded_scipy_blas():
@@ -32,11 +100,9 @@ def single_threaded_scipy_blas():
     """
     scipy_dir = Path(scipy.__file__).resolve().parent
     roots = (scipy_dir, scipy_dir.with_name("scipy.libs"))
-    paths = [
-        lib.filepath
-        for lib in controller().select(user_api="blas").lib_controllers
+    libs = [
+        lib
+        for lib in _blas_libs()
         if any(Path(lib.filepath).resolve().is_relative_to(root) for root in roots)
     ]
-    if not paths:
-        return nullcontext()
-    return controller().select(filepath=paths).limit(limits=1)
+    return _single_threaded(libs)

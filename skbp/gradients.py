@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-from ._threads import blas_threads, controller
+from ._threads import blas_threads, single_threaded_blas
 from .network import Network, apply_layers
 
 # Bytes of float64 scratch one batch of perturbed forward passes may use.
@@ -96,7 +96,7 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     # Elementwise numpy (expit, exp) runs on one core: spread the chunks over
     # as many threads as BLAS may use, each running single-threaded BLAS.
     n_threads = min(blas_threads(), len(tasks))
-    with controller().limit(limits=1, user_api="blas"):
+    with single_threaded_blas():
         results = (
             _executor(n_threads).map(run, tasks) if n_threads > 1 else map(run, tasks)
         )
