@@ -1,16 +1,39 @@
-"""Run each example script top to bottom, at reduced size, as a user would."""
+"""Run each example script top to bottom, at reduced size, as a user would.
+
+Each must exit cleanly and print no warning: a short, fixed run silences its
+own ``ConvergenceWarning`` explicitly, and nothing else should warn.
+"""
 
 import importlib.util
+import os
+import subprocess
+import sys
 
 import pytest
-from _helpers import run_script
+from _helpers import ROOT
 
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 
-def run_example(name, *args):
-    """Run ``examples/<name>`` with ``args``; return its stdout, failing on errors."""
-    return run_script(f"examples/{name}", *args)
+def run_example(name, *args, cwd=ROOT):
+    """Run ``examples/<name>`` with ``args`` in ``cwd``; return its stdout.
+
+    Fails on a non-zero exit, on an overflow (``RuntimeWarning`` is an error)
+    and on any warning printed to stderr.
+    """
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", ROOT / "examples" / name]
+        + list(args),
+        cwd=cwd,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
+    assert "Warning" not in proc.stderr, f"{name} warned:\n{proc.stderr}"
+    return proc.stdout
 
 
 def check_figure(stdout, path):
@@ -61,3 +84,25 @@ def test_persistence(tmp_path, use_output):
     assert model.exists() == use_output
     if use_output:
         assert f"saved to {model}: {model.stat().st_size:,} bytes" in stdout
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
+def test_help_shows_the_default_figure_path(path):
+    stdout = run_example(path.name, "--help")
+    help_text = " ".join(stdout.split())
+    assert help_text.startswith("usage: ")
+    if path.name.startswith("plot_"):
+        # One rule for every figure: a PNG named after the script, in the
+        # current directory (python -m skbp: skbp.png).
+        assert f"default: {path.stem}.png in the current directory" in help_text
+
+
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="needs matplotlib")
+def test_figure_goes_to_the_current_directory_by_default(tmp_path):
+    stdout = run_example(
+        "plot_training_curves.py",
+        *("--n-samples", "200", "--epochs", "2", "--hidden", "3"),
+        cwd=tmp_path,
+    )
+    assert "figure saved to plot_training_curves.png" in stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["plot_training_curves.png"]
