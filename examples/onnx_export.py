@@ -17,21 +17,29 @@ Needs the onnx extra: ``pip install -e ".[onnx]"``.
 # --------
 
 import argparse
+import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as rt
-from skl2onnx import to_onnx
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import skbp.onnx  # noqa: F401  (registers the converters with skl2onnx)
 from skbp import BPClassifier
+
+try:
+    import onnxruntime as rt
+    from skl2onnx import to_onnx
+
+    import skbp.onnx  # noqa: F401  (registers the converters with skl2onnx)
+except ModuleNotFoundError as exc:  # --help still works without the extra
+    missing = exc
+else:
+    missing = None
 
 parser = argparse.ArgumentParser(description=__doc__.strip().partition("\n")[0])
 parser.add_argument("--epochs", type=int, default=30, help="max_iter (30)")
@@ -49,6 +57,8 @@ parser.add_argument(
     help="file to save the ONNX model to (default: not saved)",
 )
 args = parser.parse_args()
+if missing is not None:
+    sys.exit(f'This example needs the onnx extra: pip install -e ".[onnx]" ({missing})')
 
 # %%
 # Fit a pipeline

@@ -9,7 +9,10 @@ converters. Skipped without skl2onnx or onnxruntime (``pip install -e
 """
 
 import functools
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +41,9 @@ pytestmark = pytest.mark.filterwarnings(
 
 ACTIVATIONS = ["logistic", "tanh", "relu", "identity"]
 ATOL = 1e-5  # float32 precision of probabilities in [0, 1]
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+EXAMPLE = ROOT / "examples" / "onnx_export.py"
 
 
 def _iris_strings():
@@ -306,3 +311,24 @@ def test_readme_snippet():
     section = README.read_text().split("## Serving with ONNX", 1)[1].split("\n## ")[0]
     (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
     exec(compile(code, "README.md", "exec"), {})
+
+
+def test_example(tmp_path):
+    """The example runs at reduced size, exits cleanly and prints no warning."""
+    model = tmp_path / "digits.onnx"
+    args = ["--epochs", "2", "--hidden", "5", "--rows", "2000", "--repeat", "1"]
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", EXAMPLE, *args]
+        + ["--output", str(model)],
+        cwd=tmp_path,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Warning" not in proc.stderr, proc.stderr
+    assert f"ONNX model saved to {model}" in proc.stdout
+    assert model.stat().st_size > 0
+    assert "labels equal to predict: " in proc.stdout
+    assert "predict_proba time / onnxruntime time: " in proc.stdout
