@@ -1,11 +1,24 @@
 """``TrainingCurveDisplay``: training loss (and validation score) against epochs."""
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
 # Label of the twin axes holding validation scores, so that later calls with the
 # same ``ax`` find and reuse it instead of stacking a new twin each time.
 _VALIDATION_AXES_LABEL = "skbp validation scores"
+
+# The n-th estimator drawn on one axes gets the n-th style (cycling), on top of
+# the colour cycle: curves that coincide, as backprop's and numerical's do, stay
+# visible as a thick line with large markers under a thin one with small ones.
+_CURVE_STYLES = (
+    {"linewidth": 4.0, "marker": "o", "markersize": 8},
+    {"linewidth": 1.5, "marker": "s", "markersize": 4},
+    {"linewidth": 1.0, "marker": "^", "markersize": 5},
+    {"linewidth": 1.0, "marker": "x", "markersize": 6},
+)
+# Markers on at most about this many epochs of a curve.
+_MAX_MARKERS = 20
 
 
 def _pyplot(caller):
@@ -26,11 +39,19 @@ class TrainingCurveDisplay:
     Draws an estimator's ``loss_curve_`` against epochs (L-BFGS iterations for
     ``solver="lbfgs"``) and, when the estimator recorded them
     (``validation_scores_`` not None, as with ``early_stopping=True``), its
-    validation scores on a second y-axis sharing the epochs. Several fitted
-    estimators, for example the same network trained with
-    ``gradient="backprop"`` and ``gradient="numerical"``, are compared on one
-    axes by calling :meth:`from_estimator` once for each with the same ``ax``:
-    the validation axis and the legend are shared, not duplicated.
+    validation accuracy on a second y-axis sharing the epochs, dashed in the
+    colour of its loss curve. Several fitted estimators, for example the same
+    network trained with ``gradient="backprop"`` and ``gradient="numerical"``,
+    are compared on one axes by calling :meth:`from_estimator` once for each
+    with the same ``ax``: the validation axis and the legend are shared, not
+    duplicated, and each estimator gets its own colour, line width and marker,
+    so curves that coincide stay distinguishable (the first thick with large
+    markers, the next thin with small ones on top of it).
+
+    The legend sits below the axes, under the x-axis label, so that it never
+    covers a curve. A figure created by the display uses matplotlib's
+    constrained layout to make room for it; on axes of your own, call
+    ``fig.tight_layout()`` (or create the figure with ``layout="constrained"``).
 
     Create it with :meth:`from_estimator`; all attributes are stored in the
     display. matplotlib is needed only to plot (``pip install matplotlib``).
@@ -41,6 +62,9 @@ class TrainingCurveDisplay:
         Training loss after each epoch (or iteration).
     validation_scores : array-like of shape (n_epochs,), default=None
         Validation score after each epoch; None draws no validation curve.
+    score_name : str, default="accuracy"
+        What the validation scores are, for the axis label and legend
+        ("validation accuracy").
     name : str, default=None
         Name of the curve, used in the legend labels.
     x_label : str, default="Epoch"
@@ -82,18 +106,25 @@ class TrainingCurveDisplay:
     >>> [line.get_label() for line in disp.ax_.get_lines()]
     ['backprop: training loss', 'numerical: training loss']
     >>> [line.get_label() for line in disp.validation_ax_.get_lines()]
-    ['backprop: validation score', 'numerical: validation score']
+    ['backprop: validation accuracy', 'numerical: validation accuracy']
     >>> plt.show()  # doctest: +SKIP
     >>> plt.close(fig)
     """
 
     def __init__(
-        self, *, loss_curve, validation_scores=None, name=None, x_label="Epoch"
+        self,
+        *,
+        loss_curve,
+        validation_scores=None,
+        name=None,
+        x_label="Epoch",
+        score_name="accuracy",
     ):
         self.loss_curve = loss_curve
         self.validation_scores = validation_scores
         self.name = name
         self.x_label = x_label
+        self.score_name = score_name
 
     def plot(self, ax=None, *, name=None, loss_kwargs=None, validation_kwargs=None):
         """Plot the curves.
@@ -101,16 +132,18 @@ class TrainingCurveDisplay:
         Parameters
         ----------
         ax : matplotlib.axes.Axes, default=None
-            Axes to plot on; None creates a new figure and axes. Pass the axes
-            of an earlier display to draw on the same plot.
+            Axes to plot on; None creates a new figure (constrained layout)
+            and axes. Pass the axes of an earlier display to draw on the same
+            plot.
         name : str, default=None
             Name for the legend labels; None uses the display's ``name``.
         loss_kwargs : dict, default=None
             Keyword arguments for :meth:`matplotlib.axes.Axes.plot` of the
-            loss curve.
+            loss curve, overriding the defaults (the next colour, and the line
+            width and marker of the n-th estimator on these axes).
         validation_kwargs : dict, default=None
             Keyword arguments for the validation-score curve, which by default
-            takes the loss curve's colour and a dashed line.
+            takes the loss curve's colour, width and marker and a dashed line.
 
         Returns
         -------
@@ -122,15 +155,17 @@ class TrainingCurveDisplay:
         from matplotlib.ticker import MaxNLocator
 
         if ax is None:
-            _, ax = plt.subplots()
+            _, ax = plt.subplots(layout="constrained")
         name = self.name if name is None else name
         prefix = "" if name is None else f"{name}: "
 
         loss = np.asarray(self.loss_curve, dtype=float)
+        style = dict(_CURVE_STYLES[len(ax.get_lines()) % len(_CURVE_STYLES)])
+        style["markevery"] = max(1, -(-loss.size // _MAX_MARKERS))
         (self.line_,) = ax.plot(
             np.arange(1, loss.size + 1),
             loss,
-            **{"label": f"{prefix}training loss", **(loss_kwargs or {})},
+            **{"label": f"{prefix}training loss", **style, **(loss_kwargs or {})},
         )
         ax.set_xlabel(self.x_label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -142,14 +177,19 @@ class TrainingCurveDisplay:
             if self.validation_ax_ is None:
                 self.validation_ax_ = ax.twinx()
                 self.validation_ax_.set_label(_VALIDATION_AXES_LABEL)
-                self.validation_ax_.set_ylabel("Validation score")
+                self.validation_ax_.set_ylabel(f"Validation {self.score_name}")
             scores = np.asarray(self.validation_scores, dtype=float)
+            line = self.line_
             (self.validation_line_,) = self.validation_ax_.plot(
                 np.arange(1, scores.size + 1),
                 scores,
                 **{
-                    "label": f"{prefix}validation score",
-                    "color": self.line_.get_color(),
+                    "label": f"{prefix}validation {self.score_name}",
+                    "color": line.get_color(),
+                    "linewidth": line.get_linewidth(),
+                    "marker": line.get_marker(),
+                    "markersize": line.get_markersize(),
+                    "markevery": max(1, -(-scores.size // _MAX_MARKERS)),
                     "linestyle": "--",
                     **(validation_kwargs or {}),
                 },
@@ -211,6 +251,8 @@ class TrainingCurveDisplay:
             validation_scores=getattr(estimator, "validation_scores_", None),
             name=name,
             x_label="Iteration (L-BFGS)" if lbfgs else "Epoch",
+            # A classifier's score is its accuracy; a regressor's, R².
+            score_name="accuracy" if is_classifier(estimator) else "score (R²)",
         )
         return display.plot(
             ax=ax, loss_kwargs=loss_kwargs, validation_kwargs=validation_kwargs
@@ -229,8 +271,30 @@ def _find_validation_axes(ax):
     return None
 
 
+def _legend_offset(ax):
+    """Points from the bottom of ``ax`` to below its tick labels and x label."""
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+
+    def points(size):
+        return FontProperties(size=size).get_size_in_points()
+
+    tick = rcParams["xtick.major.size"] + rcParams["xtick.major.pad"]
+    # Text lines are about 1.2 font sizes high.
+    text = 1.2 * (
+        points(rcParams["xtick.labelsize"]) + points(rcParams["axes.labelsize"])
+    )
+    return tick + rcParams["axes.labelpad"] + text + 2
+
+
 def _update_legend(ax, validation_ax):
-    """One legend for the curves of both y-axes, on the axes drawn on top."""
+    """One legend for the curves of both y-axes, below the axes, off the curves.
+
+    Inside the axes the legend would cover curves: ``loc="best"`` only avoids
+    the lines of the axes the legend belongs to, not those of its twin.
+    """
+    from matplotlib.transforms import offset_copy
+
     handles, labels = ax.get_legend_handles_labels()
     top = ax
     if validation_ax is not None:
@@ -239,4 +303,15 @@ def _update_legend(ax, validation_ax):
         top = validation_ax
         if ax.get_legend() is not None:
             ax.get_legend().remove()
-    top.legend(handles, labels)
+    top.legend(
+        handles,
+        labels,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0),
+        bbox_transform=offset_copy(
+            ax.transAxes, fig=ax.figure, y=-_legend_offset(ax), units="points"
+        ),
+        # Two columns (loss, validation) while they fit beside each other.
+        ncols=min(2, len(handles)) if max(map(len, labels)) <= 32 else 1,
+        borderaxespad=0,
+    )

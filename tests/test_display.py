@@ -30,7 +30,17 @@ def digits():
 
 
 def fitted(X, y, **params):
-    params = {"max_iter": 6, "n_iter_no_change": np.inf, "random_state": 0, **params}
+    # A short run of plain SGD that learns something in 6 epochs on [0, 1] pixels.
+    params = {
+        "solver": "sgd",
+        "learning_rate_init": 1.0,
+        "momentum": 0.0,
+        "batch_size": 32,
+        "max_iter": 6,
+        "n_iter_no_change": np.inf,
+        "random_state": 0,
+        **params,
+    }
     return BPClassifier((5,), **params).fit(X, y)
 
 
@@ -63,13 +73,13 @@ def test_validation_scores_on_a_twin_axis(digits):
     assert val_ax.get_lines() == [val_line]
     np.testing.assert_array_equal(val_line.get_ydata(), clf.validation_scores_)
     np.testing.assert_array_equal(val_line.get_xdata(), np.arange(1, 7))
-    assert val_ax.get_ylabel() == "Validation score"
+    assert val_ax.get_ylabel() == "Validation accuracy"
     assert val_ax.get_xlim() == disp.ax_.get_xlim()  # shares the epochs
     assert val_line.get_color() == disp.line_.get_color()
     assert val_line.get_linestyle() == "--"
     # One legend with both curves, on the axes drawn on top.
     assert disp.ax_.get_legend() is None
-    assert legend_texts(val_ax) == ["bp: training loss", "bp: validation score"]
+    assert legend_texts(val_ax) == ["bp: training loss", "bp: validation accuracy"]
 
 
 def test_backprop_and_numerical_on_one_axes(digits):
@@ -89,14 +99,102 @@ def test_backprop_and_numerical_on_one_axes(digits):
     assert legend_texts(bp.validation_ax_) == [
         "BPClassifier (backprop): training loss",
         "BPClassifier (numerical): training loss",
-        "BPClassifier (backprop): validation score",
-        "BPClassifier (numerical): validation score",
+        "BPClassifier (backprop): validation accuracy",
+        "BPClassifier (numerical): validation accuracy",
     ]
     assert ax.get_legend() is None
     # Same batches, same model: the two curves lie on top of each other.
     np.testing.assert_allclose(
         bp.line_.get_ydata(), num.line_.get_ydata(), rtol=1e-6, atol=0
     )
+
+
+def test_coinciding_curves_stay_distinguishable(digits):
+    # Backprop and numerical draw the same curve: the one drawn later must not
+    # hide the earlier one. It is thinner, with smaller markers of another
+    # shape, so the earlier curve shows around it; validation lines follow
+    # their loss line's style.
+    fig, ax = plt.subplots()
+    displays = [
+        TrainingCurveDisplay.from_estimator(
+            fitted(*digits, gradient=gradient, early_stopping=True), ax=ax
+        )
+        for gradient in ("backprop", "numerical")
+    ]
+    first, second = (d.line_ for d in displays)
+    assert first.get_linewidth() > 2 * second.get_linewidth()
+    assert first.get_markersize() > second.get_markersize() > 0
+    assert first.get_marker() != second.get_marker()
+    assert first.get_color() != second.get_color()
+    for disp in displays:
+        val = disp.validation_line_
+        assert val.get_linewidth() == disp.line_.get_linewidth()
+        assert val.get_marker() == disp.line_.get_marker()
+        assert val.get_linestyle() == "--" and disp.line_.get_linestyle() == "-"
+    # Drawn in order: the thin curve on top of the thick one.
+    assert ax.get_lines() == [first, second]
+
+
+def test_styles_cycle_and_markers_thin_out():
+    fig, ax = plt.subplots()
+    lines = [
+        TrainingCurveDisplay(loss_curve=np.linspace(2, 1, 100)).plot(ax=ax).line_
+        for _ in range(5)
+    ]
+    assert len({line.get_marker() for line in lines[:4]}) == 4
+    assert lines[4].get_marker() == lines[0].get_marker()  # the cycle restarts
+    assert lines[0].get_markevery() == 5  # about 20 markers on 100 epochs
+    # Explicit keyword arguments win over the automatic style.
+    disp = TrainingCurveDisplay(loss_curve=[2.0, 1.0]).plot(
+        ax=ax, loss_kwargs={"linewidth": 7, "marker": "None"}
+    )
+    assert disp.line_.get_linewidth() == 7 and disp.line_.get_marker() == "None"
+
+
+def _extent(artist, renderer):
+    return artist.get_window_extent(renderer)
+
+
+@pytest.mark.parametrize("own_axes", [False, True])
+def test_legend_is_below_the_axes_off_the_curves(digits, own_axes):
+    if own_axes:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+    else:
+        ax = None
+    for gradient in ("backprop", "numerical"):
+        clf = fitted(*digits, gradient=gradient, early_stopping=True)
+        disp = TrainingCurveDisplay.from_estimator(clf, ax=ax)
+        ax = disp.ax_
+    fig = disp.figure_
+    if own_axes:
+        fig.tight_layout()  # as the docstring says, on axes of your own
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = disp.validation_ax_.get_legend()
+    box = _extent(legend, renderer)
+    # Not over the plotting area of either y-axis, nor over the x label or
+    # the tick labels, and inside the figure.
+    for axes in (ax, disp.validation_ax_):
+        assert not box.overlaps(axes.get_window_extent(renderer))
+    assert not box.overlaps(_extent(ax.xaxis.label, renderer))
+    for label in ax.get_xticklabels():
+        if label.get_text():
+            assert not box.overlaps(_extent(label, renderer))
+    assert box.y1 < ax.get_window_extent(renderer).y0
+    assert box.y0 >= 0 and box.x0 >= 0 and box.x1 <= fig.bbox.width
+    # Every curve is in the legend.
+    assert len(legend.get_texts()) == 4
+
+
+def test_validation_axis_says_validation_accuracy(digits):
+    disp = TrainingCurveDisplay.from_estimator(fitted(*digits, early_stopping=True))
+    assert disp.validation_ax_.get_ylabel() == "Validation accuracy"
+    assert disp.validation_line_.get_label().endswith("validation accuracy")
+    # Arrays of another score can say what they are.
+    disp = TrainingCurveDisplay(
+        loss_curve=[1.0, 0.5], validation_scores=[0.1, 0.2], score_name="R²"
+    ).plot()
+    assert disp.validation_ax_.get_ylabel() == "Validation R²"
 
 
 def test_lbfgs_pipeline_and_mlpclassifier(digits):
@@ -111,7 +209,7 @@ def test_lbfgs_pipeline_and_mlpclassifier(digits):
     mlp = MLPClassifier((5,), max_iter=5, early_stopping=True, random_state=0)
     disp = TrainingCurveDisplay.from_estimator(mlp.fit(X, y), ax=disp.ax_)
     assert disp.line_.get_label() == "MLPClassifier: training loss"
-    assert disp.validation_line_.get_label() == "MLPClassifier: validation score"
+    assert disp.validation_line_.get_label() == "MLPClassifier: validation accuracy"
 
 
 def test_plot_from_arrays_with_kwargs():
@@ -128,7 +226,7 @@ def test_plot_from_arrays_with_kwargs():
     disp.plot(ax=ax, name="again", validation_kwargs={"linestyle": ":"})
     assert disp.ax_ is ax and disp.figure_ is fig
     assert disp.validation_line_.get_linestyle() == ":"
-    assert disp.validation_line_.get_label() == "again: validation score"
+    assert disp.validation_line_.get_label() == "again: validation accuracy"
 
 
 def test_errors(digits, monkeypatch):
