@@ -7,6 +7,7 @@ looked up by name in ``GRADIENTS``.
 """
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -66,42 +67,54 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     squares = net.squared_weights()
     loss += l2 * sum(squares)
 
-    errstate = np.geterr()
-    # One task per chunk of perturbations of one layer's (W, b).
-    tasks, start = [], 0
+    # Chunks of perturbations of one layer's (W, b), each within the scratch
+    # budget: per pair of copies (+h, -h), the two perturbed (W, b) and their
+    # outputs at every layer downstream, through the loss.
+    layers, start, n_chunks = [], 0, 0
     for index, (affine, x_in) in enumerate(zip(net.affines, inputs, strict=True)):
         downstream = net.layers[net.layers.index(affine) + 1 :]
         n_layer = affine.W.size + affine.b.size
-        width = max(net.layer_units[index + 1 :])
-        n_chunk = max(1, _NUMERICAL_CHUNK_BYTES // (16 * X.shape[0] * width))
-        for lo in range(0, n_layer, n_chunk):
-            k = np.arange(lo, min(lo + n_chunk, n_layer))
-            others = l2 * (sum(squares) - squares[index])
-            tasks.append(
-                (
-                    start + k,
-                    (affine, x_in, downstream, stacked_loss, k, h, T, sample_weight)
-                    + (l2, others),
-                )
-            )
+        outputs = X.shape[0] * (sum(net.layer_units[index + 1 :]) + 3)
+        n_chunk = max(1, _NUMERICAL_CHUNK_BYTES // (16 * (n_layer + outputs)))
+        others = l2 * (sum(squares) - squares[index])
+        args = (affine, x_in, downstream, stacked_loss, h, T, sample_weight, l2, others)
+        layers.append((start, n_layer, n_chunk, args))
         start += n_layer
-
-    def run(task):
-        flat_k, args = task
-        with np.errstate(**errstate):  # thread-local: pass the caller's on
-            losses = _perturbed_losses(*args)
-        return flat_k, (losses[0] - losses[1]) / (2 * h)
+        n_chunks += -(-n_layer // n_chunk)
+    # Made as taken, so the list of chunks takes no memory either.
+    queue = (
+        (start, lo, min(lo + n_chunk, n_layer), args)
+        for start, n_layer, n_chunk, args in layers
+        for lo in range(0, n_layer, n_chunk)
+    )
 
     grads = np.empty_like(params)
-    # Elementwise numpy (expit, exp) runs on one core: spread the chunks over
-    # as many threads as BLAS may use, each running single-threaded BLAS.
-    n_threads = min(blas_threads(), len(tasks))
+    errstate = np.geterr()
+    lock, stop = threading.Lock(), []
+
+    def work():
+        """Take chunks until none are left (or the caller stopped)."""
+        with np.errstate(**errstate):  # thread-local: pass the caller's on
+            while not stop:
+                with lock:
+                    chunk = next(queue, None)
+                if chunk is None:
+                    return
+                start, lo, hi, args = chunk
+                losses = _perturbed_losses(np.arange(lo, hi), *args)
+                grads[start + lo : start + hi] = (losses[0] - losses[1]) / (2 * h)
+
+    # Elementwise numpy (exp) runs on one core: spread the chunks over as many
+    # threads as BLAS may use (this one included), each with 1-thread BLAS.
+    n_threads = min(blas_threads(), n_chunks)
     with single_threaded_blas():
-        results = (
-            _executor(n_threads).map(run, tasks) if n_threads > 1 else map(run, tasks)
-        )
-        for flat_k, g in results:
-            grads[flat_k] = g
+        helpers = [_executor(n_threads - 1).submit(work) for _ in range(n_threads - 1)]
+        try:
+            work()
+        finally:
+            stop.append(True)  # on an exception (Ctrl-C) the helpers stop too
+            for helper in helpers:
+                helper.result()
     network.grads[...] = grads
     return loss
 
@@ -118,7 +131,7 @@ def _executor(n_threads):
 
 
 def _perturbed_losses(
-    affine, x_in, downstream, stacked_loss, k, h, T, sample_weight, l2, others
+    k, affine, x_in, downstream, stacked_loss, h, T, sample_weight, l2, others
 ):
     """Losses with ``affine``'s parameters ``k`` (flat, W then b) moved by +h and -h.
 

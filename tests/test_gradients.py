@@ -166,3 +166,26 @@ def test_backprop_scratch_reuse_across_batch_sizes_matches_a_fresh_network():
         fresh = Network(network.layer_units, network.params.copy())
         assert backprop_gradient(fresh, X[rows], t[rows]) == loss
         np.testing.assert_array_equal(network.grads, fresh.grads)
+
+
+@pytest.mark.parametrize("n_in, hidden", [(300, 20), (300, 2), (3000, 2)])
+def test_numerical_scratch_is_bounded_whatever_the_shapes(n_in, hidden):
+    """tracemalloc peak of one call: 2 MiB per thread, not n_in x 2n x n_out copies.
+
+    Batch 1 with many inputs is the worst case for perturbed copies of W
+    (they used to take 555 MiB at 300 inputs and hidden 20, 550 MiB at 3000
+    and hidden 2).
+    """
+    import tracemalloc
+
+    from skbp import _threads
+
+    network, X, T = make_problem([n_in, hidden, 3], n_samples=1)
+    bound = _threads.blas_threads() * skbp.gradients._NUMERICAL_CHUNK_BYTES + 2**20
+    tracemalloc.start()
+    try:
+        numerical_gradient(network, X, T)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < bound, f"{peak / 2**20:.1f} MiB"
