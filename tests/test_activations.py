@@ -143,3 +143,36 @@ def test_float32_sigmoid_matches_expit_and_stays_silent():
     tiny = np.finfo(np.float32).tiny  # below it, float32 has no relative precision
     np.testing.assert_allclose(y, exact, rtol=4 * np.finfo(np.float32).eps, atol=tiny)
     assert y[x == -np.inf] == 0 and y[x == np.inf] == 1
+
+
+def test_float64_sigmoid_is_within_a_few_ulp_of_expit_and_silent():
+    """The float64 sigmoid is numpy's ``1 / (1 + exp(-x))``; the oracle is expit."""
+    tiny = np.finfo(np.float64).tiny
+    x = np.concatenate(
+        [
+            np.linspace(-745, 745, 20001),
+            [-745.0, 745.0, -750.0, 750.0, -np.inf, np.inf, 0.0, -0.0],
+            [tiny, -tiny, 5e-324, -5e-324, 1e-300, -1e-300],  # tiny
+            [1e308, -1e308, np.finfo(np.float64).max, np.finfo(np.float64).min],
+            [-708.0, -709.0, -709.78, -36.7, -37.0, 36.7, 37.0],  # edges of exp
+        ]
+    )
+    x_copy = x.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            y = Sigmoid()(x)
+            inplace = x.copy()
+            Sigmoid()(inplace, out=inplace)
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(x, x_copy)
+    np.testing.assert_array_equal(inplace, y)
+    exact = expit(x)
+    normal = exact >= tiny
+    ulps = np.abs(y - exact)[normal] / np.spacing(exact[normal])
+    assert ulps.max() <= 4, ulps.max()
+    # Where expit is subnormal (x below about -708), exp(-x) overflows: exactly 0.
+    assert np.all((y[~normal] == 0) | (y[~normal] == exact[~normal]))
+    assert np.all(y[x == -np.inf] == 0) and np.all(y[x == np.inf] == 1)
+    assert np.all(y[x == -745] == 0) and np.all(y[x == 745] == 1)
+    assert np.all(y[x == 0] == 0.5)
