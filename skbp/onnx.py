@@ -181,7 +181,8 @@ def convert_bp_classifier(scope, operator, container):
             scope, container, "Cast", positive, label, to=onnx_proto.TensorProto.INT64
         )
         return
-    # Labels from the logits, as predict: softmax rounding cannot reorder them.
+    # Labels from the logits, as predict takes them: float32 probabilities can
+    # round two close classes to a tie that the logits do not have.
     index = scope.get_unique_variable_name("argmax_output")
     _node(scope, container, "ArgMax", logits, index, axis=1, keepdims=0)
     label_type, values = _label_tensor(np.asarray(get_label_classes(scope, model)))
