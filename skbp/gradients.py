@@ -175,11 +175,12 @@ GRADIENTS = {"backprop": backprop_gradient, "numerical": numerical_gradient}
 def gradient_check(estimator, X, y):
     """Compare backprop and numerical gradients at an estimator's parameters.
 
-    Both gradients of the loss on ``(X, y)`` (mean cross-entropy plus the
-    estimator's L2 term) are computed in
-    float64 at the estimator's current parameters, or, when it is not fitted,
-    at the initial parameters ``fit`` would draw (nothing is trained and the
-    estimator is left unchanged). The numerical gradient uses the
+    Both gradients of the loss ``fit`` minimises on ``(X, y)`` (the output
+    layer's loss, weighted by ``class_weight`` if set, plus the L2 term) are
+    computed in float64 at the estimator's current parameters, or, when it is
+    not fitted, at the initial parameters ``fit`` would draw (nothing is
+    trained and the estimator is left unchanged). ``X`` and ``y`` are
+    validated as ``fit`` validates them. The numerical gradient uses the
     estimator's ``numerical_step``.
 
     The error of each parameter array is the norm-wise relative error
@@ -196,8 +197,8 @@ def gradient_check(estimator, X, y):
         Fitted or unfitted estimator.
     X : array-like of shape (n_samples, n_features)
         Input data.
-    y : array-like of shape (n_samples,)
-        Labels.
+    y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Labels (an indicator matrix for multilabel problems).
 
     Returns
     -------
@@ -215,11 +216,13 @@ def gradient_check(estimator, X, y):
     >>> max(errors.values()) < 1e-8
     True
     """
-    network, X, T = estimator._gradient_problem(X, y)
+    network, X, T, sample_weight = estimator._gradient_problem(X, y)
     alpha = estimator.alpha
-    backprop_gradient(network, X, T, alpha=alpha)
+    backprop_gradient(network, X, T, sample_weight, alpha=alpha)
     g_bp = network.grads.copy()
-    numerical_gradient(network, X, T, alpha=alpha, h=estimator.numerical_step)
+    numerical_gradient(
+        network, X, T, sample_weight, alpha=alpha, h=estimator.numerical_step
+    )
     g_num = network.grads
     errors = {}
     for name, sl, _ in network.param_slices():

@@ -4,13 +4,21 @@ from itertools import pairwise
 
 import numpy as np
 
-from .layers import Affine, Identity, ReLU, Sigmoid, SoftmaxWithLoss, Tanh
+from .layers import (
+    Affine,
+    Identity,
+    ReLU,
+    Sigmoid,
+    SigmoidWithLoss,
+    SoftmaxWithLoss,
+    Tanh,
+)
 
 # Hidden-layer activations by scikit-learn's name.
 ACTIVATIONS = {"logistic": Sigmoid, "tanh": Tanh, "relu": ReLU, "identity": Identity}
 
 # Output layers (each owns its loss) by name.
-OUTPUTS = {"softmax": SoftmaxWithLoss}
+OUTPUTS = {"softmax": SoftmaxWithLoss, "logistic": SigmoidWithLoss}
 
 
 class Network:
@@ -57,14 +65,11 @@ class Network:
                 f"for layer_units={self.layer_units}."
             )
         self.params = params
-        self.grads = np.zeros_like(params)
+        self._grads = None  # allocated by the first use: a predicting model has none
         self.coefs = self._views(params, "W")
         self.intercepts = self._views(params, "b")
-        dWs, dbs = self._views(self.grads, "W"), self._views(self.grads, "b")
-
         self.affines = [
-            Affine(W, b, dW, db)
-            for W, b, dW, db in zip(self.coefs, self.intercepts, dWs, dbs, strict=True)
+            Affine(W, b) for W, b in zip(self.coefs, self.intercepts, strict=True)
         ]
         self.layers = []
         for affine in self.affines[:-1]:
@@ -73,6 +78,16 @@ class Network:
         self._upper_layers_reversed = self.layers[:0:-1]  # backward's order
         self.loss_layer = OUTPUTS[output]()
         self._scratch_by_size = {}
+
+    @property
+    def grads(self):
+        """Flat gradient laid out as ``params``; the Affines' ``dW``, ``db`` view it."""
+        if self._grads is None:
+            self._grads = np.zeros_like(self.params)
+            dWs, dbs = self._views(self._grads, "W"), self._views(self._grads, "b")
+            for affine, dW, db in zip(self.affines, dWs, dbs, strict=True):
+                affine.dW, affine.db = dW, db
+        return self._grads
 
     @property
     def dtype(self):
@@ -127,6 +142,7 @@ class Network:
 
     def backward(self):
         """Backpropagate from the loss of the last ``forward``; fill ``grads``."""
+        grads = self.grads  # the Affines write into views of it
         _, backward_out = self._scratch(self.loss_layer.y.shape[0])
         dout = self.loss_layer.backward(1.0, backward_out[-1])
         for layer, out in zip(
@@ -137,7 +153,7 @@ class Network:
         if self._l2:
             for affine in self.affines:
                 affine.dW += (2 * self._l2) * affine.W
-        return self.grads
+        return grads
 
     def _scratch(self, n_samples):
         """Output arrays of each layer's forward and backward for a batch size.

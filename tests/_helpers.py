@@ -44,3 +44,22 @@ def numerical_grad(f, x, h=1e-6):
         x[idx] = orig
         grad[idx] = (plus - minus) / (2 * h)
     return grad
+
+
+# The reference experiment's optimiser: plain SGD at 0.1 on batches of 100, no
+# momentum, no L2 (BPClassifier's defaults before they became MLPClassifier's).
+PLAIN_SGD = dict(
+    solver="sgd",
+    learning_rate_init=0.1,
+    batch_size=100,
+    momentum=0.0,
+    nesterovs_momentum=False,
+    alpha=0.0,
+)
+
+
+def sgd_classifier(hidden_layer_sizes=(50,), activation="logistic", **params):
+    """``BPClassifier`` with ``PLAIN_SGD`` (and 50 hidden units), then ``params``."""
+    from skbp import BPClassifier
+
+    return BPClassifier(hidden_layer_sizes, activation, **{**PLAIN_SGD, **params})

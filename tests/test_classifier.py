@@ -5,13 +5,15 @@ import warnings
 
 import numpy as np
 import pytest
+from _helpers import sgd_classifier
 from scipy.special import expit, softmax
 from sklearn.datasets import load_digits, load_iris, make_classification
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 
-import skbp.classifier
+import skbp._base
+import skbp.gradients
 from skbp import BPClassifier
 
 
@@ -21,24 +23,14 @@ def digits_split():
     return train_test_split(X, y, test_size=0.2, random_state=0)
 
 
-def test_matches_identically_configured_mlpclassifier():
-    """Same init draws, same batches, same maths: MLPClassifier is an oracle."""
+def test_defaults_train_as_mlpclassifier_with_logistic_units():
+    """BPClassifier's defaults are MLPClassifier's but for the activation."""
     X, y = make_classification(
         150, 8, n_informative=6, n_classes=4, n_clusters_per_class=1, random_state=0
     )
-    common = dict(hidden_layer_sizes=(7,), learning_rate_init=0.2, batch_size=32)
-    bp = BPClassifier(max_iter=6, random_state=3, **common).fit(X, y)
-    mlp = MLPClassifier(
-        activation="logistic",
-        solver="sgd",
-        momentum=0.0,
-        alpha=0.0,
-        max_iter=6,
-        tol=0.0,
-        n_iter_no_change=1000,
-        random_state=3,
-        **common,
-    )
+    common = dict(max_iter=6, tol=0.0, n_iter_no_change=1000, random_state=3)
+    bp = BPClassifier(**common).fit(X, y)
+    mlp = MLPClassifier(activation="logistic", **common)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter reached
         mlp.fit(X, y)
@@ -53,7 +45,7 @@ def test_matches_identically_configured_mlpclassifier():
 def test_one_sgd_step_worked_by_hand():
     X = np.array([[1.0, 2.0], [0.5, -1.0], [-1.5, 0.0]])
     y = np.array(["a", "b", "a"])
-    clf = BPClassifier((3,), batch_size=3, max_iter=1, shuffle=False, random_state=0)
+    clf = sgd_classifier((3,), batch_size=3, max_iter=1, shuffle=False, random_state=0)
     clf.fit(X, y)  # one step from the initial parameters
     W1, b1, W2, b2 = (
         a.copy()
@@ -95,9 +87,9 @@ def test_backprop_and_numerical_fits_agree_from_the_same_seed(weight_init_std):
         weight_init_std=weight_init_std,
         random_state=7,
     )
-    bp = BPClassifier(gradient="backprop", **kwargs).fit(X, y)
-    num = BPClassifier(gradient="numerical", **kwargs).fit(X, y)
-    init = BPClassifier(**{**kwargs, "max_iter": 1}).fit(X, y)
+    bp = sgd_classifier(gradient="backprop", **kwargs).fit(X, y)
+    num = sgd_classifier(gradient="numerical", **kwargs).fit(X, y)
+    init = sgd_classifier(**{**kwargs, "max_iter": 1}).fit(X, y)
     assert np.abs(bp._params - init._params).max() > 1e-3  # training moved the weights
     np.testing.assert_allclose(bp._params, num._params, rtol=0, atol=1e-7)
     np.testing.assert_allclose(bp.loss_curve_, num.loss_curve_, rtol=1e-9)
@@ -107,7 +99,7 @@ def test_backprop_and_numerical_fits_agree_from_the_same_seed(weight_init_std):
 
 def test_fitted_attributes(digits_split):
     X_train, _, y_train, _ = digits_split
-    clf = BPClassifier((20, 10), max_iter=3, batch_size=64, random_state=0)
+    clf = sgd_classifier((20, 10), max_iter=3, batch_size=64, random_state=0)
     clf.fit(X_train, y_train)
     np.testing.assert_array_equal(clf.classes_, np.arange(10))
     assert clf.n_features_in_ == 64
@@ -124,27 +116,27 @@ def test_fitted_attributes(digits_split):
 
 def test_default_trains_well_on_digits(digits_split):
     X_train, X_test, y_train, y_test = digits_split
-    clf = BPClassifier(max_iter=50, random_state=0).fit(X_train, y_train)
+    clf = sgd_classifier(max_iter=50, random_state=0).fit(X_train, y_train)
     assert clf.score(X_test, y_test) > 0.95
     assert clf.loss_curve_[-1] < clf.loss_curve_[0] / 10
 
 
 def test_reference_configuration_on_digits(digits_split):
     X_train, X_test, y_train, y_test = digits_split
-    clf = BPClassifier(weight_init_std=0.01, max_iter=20, random_state=0)
+    clf = sgd_classifier(weight_init_std=0.01, max_iter=20, random_state=0)
     clf.fit(X_train, y_train)
     assert clf.score(X_test, y_test) > 0.95
 
 
 def test_weight_init():
     X, y = make_classification(50, 30, n_informative=5, random_state=0)
-    glorot = BPClassifier((40,), max_iter=1, learning_rate_init=1e-12, random_state=0)
+    glorot = sgd_classifier((40,), max_iter=1, learning_rate_init=1e-12, random_state=0)
     glorot.fit(X, y)
     bound = np.sqrt(2 / (30 + 40))
     assert np.abs(glorot.coefs_[0]).max() <= bound
     assert np.abs(glorot.coefs_[0]).max() > 0.9 * bound
     assert np.abs(glorot.intercepts_[0]).max() > 0
-    gauss = BPClassifier(
+    gauss = sgd_classifier(
         (40,),
         max_iter=1,
         learning_rate_init=1e-12,
@@ -158,20 +150,20 @@ def test_weight_init():
 def test_predict_methods_are_consistent(monkeypatch):
     X, y = load_iris(return_X_y=True)
     y = np.array(["setosa", "versicolor", "virginica"])[y]
-    clf = BPClassifier((5,), max_iter=30, random_state=0).fit(X, y)
+    clf = sgd_classifier((5,), max_iter=30, random_state=0).fit(X, y)
     proba = clf.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-12)
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
     # Blockwise prediction gives the same numbers for any block size.
-    monkeypatch.setattr(skbp.classifier, "_PREDICT_CHUNK_ROWS", 7)
+    monkeypatch.setattr(skbp._base, "_PREDICT_CHUNK_ROWS", 7)
     np.testing.assert_array_equal(clf.predict_proba(X), proba)
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
 
 
 def test_binary_problem_uses_two_softmax_outputs():
     X, y = make_classification(80, 5, random_state=0)
-    clf = BPClassifier((4,), max_iter=100, random_state=0).fit(X, y == 1)
+    clf = sgd_classifier((4,), max_iter=100, random_state=0).fit(X, y == 1)
     assert clf.n_outputs_ == 2 and clf.coefs_[-1].shape == (4, 2)
     assert clf.predict_proba(X).shape == (80, 2)
     assert clf.score(X, y == 1) > 0.8
@@ -179,29 +171,30 @@ def test_binary_problem_uses_two_softmax_outputs():
 
 def test_batch_size_is_clipped_to_n_samples():
     X, y = load_iris(return_X_y=True)
-    clf = BPClassifier((3,), batch_size=10_000, max_iter=2, random_state=0).fit(X, y)
-    full = BPClassifier((3,), batch_size=150, max_iter=2, random_state=0).fit(X, y)
+    clf = sgd_classifier((3,), batch_size=10_000, max_iter=2, random_state=0).fit(X, y)
+    full = sgd_classifier((3,), batch_size=150, max_iter=2, random_state=0).fit(X, y)
     np.testing.assert_array_equal(clf._params, full._params)
 
 
 def test_random_state_reproducible_and_none_varies():
     X, y = load_iris(return_X_y=True)
-    a = BPClassifier((4,), max_iter=3, random_state=1).fit(X, y)
-    b = BPClassifier((4,), max_iter=3, random_state=1).fit(X, y)
+    a = sgd_classifier((4,), max_iter=3, random_state=1).fit(X, y)
+    b = sgd_classifier((4,), max_iter=3, random_state=1).fit(X, y)
     np.testing.assert_array_equal(a._params, b._params)
-    c = BPClassifier((4,), max_iter=3).fit(X, y)
-    d = BPClassifier((4,), max_iter=3).fit(X, y)
+    c = sgd_classifier((4,), max_iter=3).fit(X, y)
+    d = sgd_classifier((4,), max_iter=3).fit(X, y)
     assert not np.array_equal(c._params, d._params)
 
 
 def test_warm_start_continues_training():
     X, y = load_iris(return_X_y=True)
-    clf = BPClassifier((4,), max_iter=2, random_state=0, warm_start=True)
+    clf = sgd_classifier((4,), max_iter=2, random_state=0, warm_start=True)
     clf.fit(X, y)
     first = clf._params.copy()
     clf.fit(X, y)
-    assert clf.n_iter_ == 4 and len(clf.loss_curve_) == 4
-    cold = BPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
+    # MLPClassifier's contract: n_iter_ counts the latest call, the curve grows.
+    assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 4 and clf.t_ == 4 * len(X)
+    cold = sgd_classifier((4,), max_iter=2, random_state=0).fit(X, y)
     np.testing.assert_array_equal(cold._params, first)
     assert not np.array_equal(clf._params, first)
     with pytest.raises(ValueError, match="warm_start"):
@@ -211,13 +204,13 @@ def test_warm_start_continues_training():
 def test_divergence_raises_and_keeps_previous_model():
     X, y = load_iris(return_X_y=True)
     with pytest.raises(ValueError, match="diverged.*learning_rate_init"):
-        BPClassifier((4,), learning_rate_init=1e308, random_state=0).fit(X, y)
-    bad = BPClassifier((4,), learning_rate_init=1e308, random_state=0)
+        sgd_classifier((4,), learning_rate_init=1e308, random_state=0).fit(X, y)
+    bad = sgd_classifier((4,), learning_rate_init=1e308, random_state=0)
     with pytest.raises(ValueError):
         bad.fit(X, y)
     with pytest.raises(NotFittedError):
         bad.predict(X)
-    clf = BPClassifier((4,), max_iter=2, random_state=0, warm_start=True).fit(X, y)
+    clf = sgd_classifier((4,), max_iter=2, random_state=0, warm_start=True).fit(X, y)
     params, curve = clf._params.copy(), list(clf.loss_curve_)
     with pytest.raises(ValueError, match="diverged"):
         clf.set_params(learning_rate_init=1e308).fit(X, y)
@@ -227,7 +220,7 @@ def test_divergence_raises_and_keeps_previous_model():
 
 def test_keyboard_interrupt_keeps_last_completed_step(monkeypatch):
     X, y = load_iris(return_X_y=True)
-    real = skbp.classifier.GRADIENTS["backprop"]
+    real = skbp.gradients.GRADIENTS["backprop"]
     seen = []
 
     def interrupt_at_step_8(network, *args, **kwargs):
@@ -236,8 +229,8 @@ def test_keyboard_interrupt_keeps_last_completed_step(monkeypatch):
             raise KeyboardInterrupt
         return real(network, *args, **kwargs)
 
-    monkeypatch.setitem(skbp.classifier.GRADIENTS, "backprop", interrupt_at_step_8)
-    clf = BPClassifier((4,), batch_size=50, max_iter=10, random_state=0)
+    monkeypatch.setitem(skbp.gradients.GRADIENTS, "backprop", interrupt_at_step_8)
+    clf = sgd_classifier((4,), batch_size=50, max_iter=10, random_state=0)
     with pytest.warns(UserWarning, match="interrupted"):
         clf.fit(X, y)
     assert clf.n_iter_ == 2  # 3 steps per epoch: epochs 1-2 done, step 8 stopped
@@ -248,7 +241,7 @@ def test_keyboard_interrupt_keeps_last_completed_step(monkeypatch):
 
 def test_prediction_is_thread_safe():
     X, y = load_digits(return_X_y=True)
-    clf = BPClassifier((30,), max_iter=5, random_state=0).fit(X, y)
+    clf = sgd_classifier((30,), max_iter=5, random_state=0).fit(X, y)
     expected = clf.predict_proba(X)
     results = [None] * 8
 
@@ -266,10 +259,10 @@ def test_prediction_is_thread_safe():
 
 def test_verbose_prints_one_line_per_epoch(capsys):
     X, y = load_iris(return_X_y=True)
-    BPClassifier((3,), max_iter=3, verbose=1, random_state=0).fit(X, y)
+    sgd_classifier((3,), max_iter=3, verbose=1, random_state=0).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3 and lines[0].startswith("Epoch 1: loss = ")
-    BPClassifier((3,), gradient="numerical", max_iter=1, verbose=1).fit(X, y)
+    assert len(lines) == 3 and lines[0].startswith("Iteration 1, loss = ")
+    sgd_classifier((3,), gradient="numerical", max_iter=1, verbose=1).fit(X, y)
     out = capsys.readouterr().out
     assert "2 x 27 parameters" in out and "54 forward passes per step" in out
 
@@ -277,4 +270,4 @@ def test_verbose_prints_one_line_per_epoch(capsys):
 def test_single_class_raises():
     X = np.ones((5, 2))
     with pytest.raises(ValueError, match="only one class"):
-        BPClassifier().fit(X, np.zeros(5))
+        sgd_classifier().fit(X, np.zeros(5))

@@ -1,0 +1,477 @@
+"""What every skbp estimator shares: parameters, validation, fitting, prediction blocks.
+
+Subclasses say what is particular to them through a few hooks:
+``_encode_targets`` (validate ``y``, set ``out_activation_``, the output
+layer's name in ``OUTPUTS``, and ``n_outputs_``, and return the training
+targets), ``_sample_weight_by_target`` (extra weights, such as
+``class_weight``), ``_stratify_labels`` and ``_validation_score`` (early
+stopping), and ``_check_fitted_model``.
+"""
+
+import warnings
+from itertools import pairwise
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from . import _training
+from ._version import __version__
+from .gradients import GRADIENTS
+from .network import ACTIVATIONS, Network
+
+# Rows per block in prediction: working memory stays bounded for any n_samples.
+_PREDICT_CHUNK_ROWS = 4096
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+# Integer hyperparameters for which True/False are mistakes, not 1/0.
+_INTEGER_PARAMS = ("hidden_layer_sizes", "batch_size", "max_iter", "max_fun")
+
+
+def _check_solver(self):
+    if self.solver not in _STOCHASTIC_SOLVERS:
+        raise AttributeError(
+            "partial_fit is only available for stochastic solvers ('sgd', 'adam'); "
+            f"solver={self.solver!r} is not stochastic."
+        )
+    return True
+
+
+class BaseBP(BaseEstimator):
+    """Shared machinery of ``BPClassifier`` (and future estimators of the family).
+
+    The fitted network is published as one object, ``_network``, at the end of
+    each ``fit``: a thread predicting meanwhile sees the old model or the new
+    one, never a mix. Training works on a copy of the estimator's state, so a
+    fit that fails leaves the estimator exactly as it was.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "solver": [StrOptions({"sgd", "adam", "lbfgs"})],
+        "gradient": [StrOptions(set(GRADIENTS))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "weight_init_std": [Interval(Real, 0, None, closed="neither"), None],
+        "numerical_step": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    # ------------------------------------------------------------ fitting ---
+
+    def _guarded_fit(self, X, y, sample_weight, incremental, classes=None):
+        """Fit a working copy of the state; publish it in one assignment at the end."""
+        work = object.__new__(type(self))
+        work.__dict__.update(self.__dict__)
+        work._fit(X, y, sample_weight, incremental, classes)
+        self.__dict__ = work.__dict__
+        return self
+
+    def _fit(self, X, y, sample_weight, incremental, classes):
+        self._check_combinations(incremental)
+        network, X, T, sample_weight, rng = self._prepare(
+            X, y, sample_weight, incremental, classes, train=True
+        )
+        self._announce(network, X.shape[0])
+        # Overflow is detected (the loss or weights turn non-finite) and
+        # reported as a ValueError that says what to do, rather than as warnings.
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                if self.solver == "lbfgs":
+                    _training.fit_lbfgs(self, network, X, T, sample_weight)
+                else:
+                    _training.fit_stochastic(
+                        self, network, X, T, sample_weight, rng, incremental
+                    )
+        finally:
+            network.clear_cache()
+        self._check_fitted_model(network, X, T, incremental)
+        # Published without the training buffers (gradient, scratch, caches).
+        self._network = Network(
+            network.layer_units, network.params, network.activation, network.output
+        )
+
+    def _prepare(self, X, y, sample_weight, incremental, classes, train):
+        """Validate and encode the data; return ``(network, X, T, sample_weight, rng)``.
+
+        ``network`` holds a copy of the current parameters when training
+        continues, fresh initial parameters otherwise; with ``train=False``
+        (``gradient_check``) it is float64 and no history is touched. Sets the
+        fitted attributes that describe the data on ``self``, which is a
+        working copy.
+        """
+        first_pass = not hasattr(self, "_network") or not (
+            self.warm_start or incremental
+        )
+        if first_pass:
+            dtype = (np.float64, np.float32) if train else np.float64
+        else:
+            dtype = self._network.dtype if train else np.float64
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            dtype=dtype,
+            multi_output=True,
+            reset=first_pass,
+        )
+        T = self._encode_targets(y, X.dtype, first_pass, incremental, classes)
+        sample_weight = self._combined_sample_weight(sample_weight, X, T, incremental)
+        layer_units = [X.shape[1], *self._hidden_sizes(), self.n_outputs_]
+        self.n_layers_ = len(layer_units)
+        rng = check_random_state(self.random_state)
+        if first_pass:
+            params = self._init_params(layer_units, X.dtype, rng)
+            if train:
+                self._reset_history()
+        elif layer_units != self._network.layer_units:
+            raise ValueError(
+                "Continuing training needs the network shape of the previous fit: "
+                f"layer units {self._network.layer_units}, got {layer_units}. "
+                "Set warm_start=False to start afresh."
+            )
+        else:
+            params = self._network.params.astype(X.dtype)  # a copy
+            self.loss_curve_ = list(self.loss_curve_)
+        if train:
+            self._start_call(incremental)
+        network = Network(layer_units, params, self.activation, self.out_activation_)
+        return network, X, T, sample_weight, rng
+
+    def _check_combinations(self, incremental):
+        """Raise for parameter values that are invalid only together."""
+        for name in _INTEGER_PARAMS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or (
+                isinstance(value, list | tuple)
+                and any(isinstance(v, bool) for v in value)
+            ):
+                raise ValueError(
+                    f"{name} must be an int (or, for hidden_layer_sizes, a sequence "
+                    f"of ints), not a bool: got {value!r}."
+                )
+        if self.early_stopping and not 0 < self.validation_fraction < 1:
+            raise ValueError(
+                "validation_fraction must be in the open interval (0, 1) when "
+                f"early_stopping=True; got {self.validation_fraction!r}."
+            )
+        if incremental and self.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True: there is no "
+                "held-out set across calls. Use fit, or set early_stopping=False."
+            )
+
+    def _hidden_sizes(self):
+        sizes = np.atleast_1d(self.hidden_layer_sizes)
+        if (
+            sizes.ndim != 1
+            or sizes.size == 0
+            or not all(isinstance(s, Integral) and s > 0 for s in sizes.tolist())
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must be a positive int or a non-empty sequence of "
+                f"positive ints, got {self.hidden_layer_sizes!r}."
+            )
+        return [int(s) for s in sizes]
+
+    def _combined_sample_weight(self, sample_weight, X, T, incremental):
+        """``sample_weight`` times the subclass's weights; None when unweighted.
+
+        Weights are relative: a total outside the normal float range (say
+        ``1e307`` or ``1e-320`` per row) is rescaled by a power of two, which
+        changes nothing else.
+        """
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        extra = self._sample_weight_by_target(T, sample_weight, incremental)
+        if extra is not None:
+            sample_weight = extra if sample_weight is None else sample_weight * extra
+        if sample_weight is None:
+            return None
+        total = sample_weight.sum()
+        if not 2.0**-64 <= total / len(sample_weight) <= 2.0**64:
+            top = sample_weight.max()
+            if top > 0:
+                sample_weight = np.ldexp(sample_weight, -np.frexp(top)[1])
+                total = sample_weight.sum()
+        if not total > 0:
+            raise ValueError(
+                "The sample weights sum to zero: nothing to learn from. Give some "
+                "samples a positive weight."
+            )
+        return sample_weight.astype(X.dtype, copy=False)
+
+    def _init_params(self, layer_units, dtype, rng):
+        """Draw initial parameters, layer by layer (W then b) as MLPClassifier does."""
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        chunks = []
+        for fan_in, fan_out in pairwise(layer_units):
+            if self.weight_init_std is None:
+                bound = np.sqrt(factor / (fan_in + fan_out))
+                W = rng.uniform(-bound, bound, (fan_in, fan_out))
+                b = rng.uniform(-bound, bound, fan_out)
+            else:
+                W = self.weight_init_std * rng.standard_normal((fan_in, fan_out))
+                b = np.zeros(fan_out)
+            chunks += [W.ravel(), b]
+        return np.concatenate(chunks).astype(dtype, copy=False)
+
+    def _reset_history(self):
+        self.t_ = 0
+        self.loss_curve_ = []
+        self.validation_scores_ = None
+        self.__dict__.pop("_optimizer", None)
+
+    def _start_call(self, incremental):
+        """Reset what each call counts afresh: ``n_iter_`` and the stopping state."""
+        self.n_iter_ = 0
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.best_loss_ = None
+            self.best_validation_score_ = -np.inf
+            self.validation_scores_ = list(self.validation_scores_ or [])
+        elif not incremental or getattr(self, "best_loss_", None) is None:
+            self.best_loss_ = np.inf
+            self.best_validation_score_ = None
+            self.validation_scores_ = None
+
+    def _announce(self, network, n_samples):
+        if self.verbose and self.gradient == "numerical":
+            n_params = network.params.size
+            batch = n_samples if self.solver == "lbfgs" else self._batch_size(n_samples)
+            print(
+                f"Numerical gradient: {2 * n_params} forward passes per step "
+                f"(2 x {n_params} parameters) on batches of {batch} samples."
+            )
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        return min(self.batch_size, n_samples)
+
+    def _check_fitted_model(self, network, X, T, incremental):
+        """Raise if the fitted network's outputs on ``X`` overflow.
+
+        Each step checks its loss, but the last update could still leave finite
+        weights so large that the outputs overflow. Only then (huge weights or
+        inputs) is a forward pass over ``X`` worth its cost.
+        """
+        if np.abs(network.params).max() <= 1e6:
+            values = X.data if sp.issparse(X) else X
+            if (
+                max(float(values.max(initial=0)), -float(values.min(initial=0)))
+                <= 1e100
+            ):
+                return  # intermediate values stay far below the float range
+        try:
+            for _ in _finite_logit_blocks(network, X):
+                pass
+        except FloatingPointError:
+            _training.check_finite(np.nan, "network's output")
+
+    def _gradient_problem(self, X, y):
+        """Return ``(network, X, T, sample_weight)`` in float64 for ``gradient_check``.
+
+        Validates ``X`` and ``y`` as ``fit`` (unfitted: at the initial
+        parameters ``fit`` would draw) or ``partial_fit`` (fitted: at the
+        fitted parameters) would, on a working copy: the estimator itself is
+        not changed.
+        """
+        self._validate_params()
+        work = object.__new__(type(self))
+        work.__dict__.update(self.__dict__)
+        fitted = hasattr(self, "_network")
+        network, X, T, sample_weight, _ = work._prepare(
+            X, y, None, incremental=fitted, classes=None, train=False
+        )
+        return network, X, T, sample_weight
+
+    # ------------------------------------------------------------ weights ---
+
+    @property
+    def coefs_(self):
+        """Weight matrix of each layer: views into the flat parameter vector."""
+        check_is_fitted(self)
+        return _ParamList(self._network.coefs, "coefs_")
+
+    @coefs_.setter
+    def coefs_(self, arrays):
+        check_is_fitted(self)
+        _ParamList(self._network.coefs, "coefs_")[:] = arrays
+
+    @property
+    def intercepts_(self):
+        """Bias vector of each layer: views into the flat parameter vector."""
+        check_is_fitted(self)
+        return _ParamList(self._network.intercepts, "intercepts_")
+
+    @intercepts_.setter
+    def intercepts_(self, arrays):
+        check_is_fitted(self)
+        _ParamList(self._network.intercepts, "intercepts_")[:] = arrays
+
+    @property
+    def _params(self):
+        return self._network.params
+
+    # --------------------------------------------------------- prediction ---
+
+    def _forward_blocks(self, X, transform, tail, dtype, state):
+        """Validate ``X`` and return ``transform(logits)`` computed block by block.
+
+        ``state`` is the estimator's ``__dict__`` read once by the caller: a
+        concurrent ``fit`` publishes a new one, so the model used here is the
+        old one or the new one, never a mix. ``X`` is converted to the
+        parameters' dtype one block at a time, so working memory is bounded
+        whatever its dtype and number of rows.
+        """
+        check_is_fitted(self)
+        network = state["_network"]
+        X = validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
+        if X.shape[1] != network.layer_units[0]:  # refitted meanwhile
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the model expects "
+                f"{network.layer_units[0]}."
+            )
+        out = np.empty((X.shape[0], *tail), dtype=dtype or network.dtype)
+        try:
+            for rows, logits in _finite_logit_blocks(network, X):
+                out[rows] = transform(logits)
+        except FloatingPointError:
+            if not np.isfinite(network.params).all():
+                raise ValueError(
+                    "The model's parameters contain NaN or infinity; were coefs_ "
+                    "or intercepts_ set to non-finite values?"
+                ) from None
+            raise ValueError(
+                "The network's outputs overflowed on this X: its values "
+                "are too large for the fitted weights. Scale the inputs as the "
+                "training data were scaled."
+            ) from None
+        return out
+
+    # -------------------------------------------------------- persistence ---
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        network = state.pop("_network", None)
+        if network is not None:  # the parameters, not the layers' caches
+            state["_network"] = (
+                network.layer_units,
+                network.activation,
+                network.output,
+                network.params,
+            )
+        state["_skbp_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        version = state.pop("_skbp_version", None)
+        if version != __version__:
+            warnings.warn(
+                f"This {type(self).__name__} was saved with skbp {version} and is "
+                f"loaded with skbp {__version__}; it may not work as it did.",
+                UserWarning,
+                stacklevel=2,
+            )
+        network = state.pop("_network", None)
+        super().__setstate__(state)
+        if network is not None:
+            layer_units, activation, output, params = network
+            self._network = Network(layer_units, params, activation, output)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class _ParamList(list):
+    """``coefs_`` or ``intercepts_``: assigning an item writes into the flat vector."""
+
+    def __init__(self, views, name):
+        super().__init__(views)
+        self._name = name
+
+    def __setitem__(self, index, value):
+        if isinstance(index, slice):
+            values = list(value)
+            if len(values) != len(self):
+                raise ValueError(
+                    f"{self._name} needs {len(self)} arrays (one per layer), got "
+                    f"{len(values)}; the network's shape cannot change after fit."
+                )
+            for view, new in zip(self, values, strict=True):
+                _write(view, new, self._name)
+        else:
+            _write(list.__getitem__(self, index), value, self._name)
+
+    def __reduce__(self):  # pickles and copies as a plain list of arrays
+        return list, (list(self),)
+
+
+def _write(view, value, name):
+    value = np.asarray(value)
+    if value.shape != view.shape:
+        raise ValueError(
+            f"Each array of {name} keeps its fitted shape: expected {view.shape}, "
+            f"got {value.shape}."
+        )
+    view[...] = value
+
+
+def _finite_logit_blocks(network, X):
+    """Yield ``(rows, logits)`` block by block; FloatingPointError on overflow.
+
+    Blocks of ``_PREDICT_CHUNK_ROWS`` keep working memory bounded whatever the
+    number of rows; each block of ``X`` is converted to the network's dtype.
+    """
+    for rows in _training._batches(X.shape[0], _PREDICT_CHUNK_ROWS):
+        block = X[rows]
+        block = (
+            block.astype(network.dtype, copy=False)
+            if sp.issparse(block)
+            else np.asarray(block, dtype=network.dtype)
+        )
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits = network.logits(block)
+        if not np.isfinite(logits).all():
+            raise FloatingPointError("network outputs overflowed")
+        yield rows, logits

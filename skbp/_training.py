@@ -1,0 +1,349 @@
+"""The training loops: mini-batch epochs (``"sgd"``, ``"adam"``) and full-batch L-BFGS.
+
+Each loop trains ``network.params`` in place and records the history on the
+estimator (``n_iter_``, ``t_``, ``loss_``, ``loss_curve_``, ...). The
+estimator supplies the data already validated and encoded; the loops ask it
+only for its hyperparameters and for ``_validation_score``.
+"""
+
+import copy
+import math
+import time
+import warnings
+from numbers import Real
+
+import numpy as np
+import scipy.optimize
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+
+from . import _threads
+from .gradients import GRADIENTS
+from .optimizers import AdamOptimizer, SGDOptimizer
+
+# fit -> _guarded_fit -> _fit -> _run_solver -> fit_* -> the warning.
+_STACKLEVEL = 6
+
+
+def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
+    """Mini-batch epochs with the stopping rules of ``MLPClassifier``."""
+    optimizer = _resume_optimizer(est, network.params, incremental)
+    validation = None
+    if est.early_stopping:
+        X, T, sample_weight, validation = _split_validation(
+            est, X, T, sample_weight, rng
+        )
+        est._best_params = None  # set by the first validated epoch
+    n_samples = X.shape[0]
+    batch_size = est._batch_size(n_samples)
+    compute_gradient = GRADIENTS[est.gradient]
+    sample_idx = np.arange(n_samples)
+    gather = _RowGather(X, batch_size)
+    try:
+        for _ in range(1 if incremental else est.max_iter):
+            start = time.perf_counter()
+            if est.shuffle:
+                # The permutation sklearn.utils.shuffle draws, without its overhead.
+                rng.shuffle(sample_idx)
+            loss = _run_epoch(
+                est, network, optimizer, compute_gradient, gather, sample_idx, T,
+                sample_weight, batch_size,
+            )  # fmt: skip
+            _record_epoch(est, network, loss, n_samples, validation)
+            if est.verbose:
+                _print_epoch(est, time.perf_counter() - start)
+            optimizer.iteration_ends(est.t_)
+            if _should_stop(est, optimizer):
+                break
+        else:
+            if not incremental:
+                warnings.warn(
+                    f"Stochastic optimizer: maximum iterations ({est.max_iter}) "
+                    "reached and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=_STACKLEVEL,
+                )
+    except KeyboardInterrupt:
+        warnings.warn(
+            f"Training interrupted by user after {est.n_iter_} epochs; the "
+            "model keeps the parameters of the last completed step"
+            + (" (or the best epoch's)." if est.early_stopping else "."),
+            UserWarning,
+            stacklevel=_STACKLEVEL,
+        )
+    if est.early_stopping and est._best_params is not None:
+        network.params[...] = est._best_params
+    est.__dict__.pop("_best_params", None)
+
+
+def _resume_optimizer(est, params, incremental):
+    """A new optimizer, or under ``partial_fit`` a copy of the previous one.
+
+    The copy keeps the state (velocities, moments, schedule), so that a
+    failed call leaves the estimator's unchanged, but follows hyperparameters
+    changed since with ``set_params``.
+    """
+    fresh = _make_optimizer(est, params)
+    previous = getattr(est, "_optimizer", None) if incremental else None
+    if type(previous) is not type(fresh):
+        est._optimizer = fresh
+        return fresh
+    optimizer = copy.deepcopy(previous)
+    if optimizer.learning_rate_init != fresh.learning_rate_init:
+        optimizer.learning_rate_init = fresh.learning_rate_init
+        optimizer.learning_rate = fresh.learning_rate
+    for name, value in vars(fresh).items():
+        if isinstance(value, Real | str | bool) and name not in ("learning_rate", "t"):
+            setattr(optimizer, name, value)
+    est._optimizer = optimizer
+    return optimizer
+
+
+def _make_optimizer(est, params):
+    if est.solver == "adam":
+        return AdamOptimizer(
+            params, est.learning_rate_init, est.beta_1, est.beta_2, est.epsilon
+        )
+    return SGDOptimizer(
+        params,
+        est.learning_rate_init,
+        est.learning_rate,
+        est.momentum,
+        est.nesterovs_momentum,
+        est.power_t,
+    )
+
+
+def _split_validation(est, X, T, sample_weight, rng):
+    """Hold out ``validation_fraction`` of the rows; return the rest and the held out.
+
+    Stratified by class where the estimator asks for it and it is possible;
+    otherwise a plain split, with a warning when stratification was wanted.
+    """
+    stratify = est._stratify_labels(T)
+    if stratify is not None and not _can_stratify(stratify, est.validation_fraction):
+        warnings.warn(
+            "The early-stopping validation split cannot be stratified (a class "
+            "has too few samples for validation_fraction="
+            f"{est.validation_fraction}); using a plain random split.",
+            UserWarning,
+            stacklevel=_STACKLEVEL,
+        )
+        stratify = None
+    train, val = train_test_split(
+        np.arange(X.shape[0]),
+        random_state=rng,
+        test_size=est.validation_fraction,
+        stratify=stratify,
+    )
+    if len(val) < 2:
+        raise ValueError(
+            "The validation set is too small. Increase validation_fraction "
+            "or the size of your dataset."
+        )
+    sw_val = sw_train = None
+    if sample_weight is not None:
+        sw_train, sw_val = sample_weight[train], sample_weight[val]
+        for name, weights in (("training", sw_train), ("validation", sw_val)):
+            if not weights.sum() > 0:
+                raise ValueError(
+                    f"Every row of the early-stopping {name} split has sample "
+                    "weight 0: nothing to train or score on. Give more rows a "
+                    "positive weight, change validation_fraction or "
+                    "random_state, or set early_stopping=False."
+                )
+    return X[train], T[train], sw_train, (X[val], T[val], sw_val)
+
+
+def _can_stratify(labels, validation_fraction):
+    """Whether ``train_test_split`` can stratify ``labels`` (class indices)."""
+    counts = np.bincount(labels)
+    counts = counts[counts > 0]
+    n_val = int(np.ceil(validation_fraction * len(labels)))
+    return (
+        counts.min() >= 2
+        and n_val >= len(counts)
+        and len(labels) - n_val >= len(counts)
+    )
+
+
+def _run_epoch(
+    est, network, optimizer, compute_gradient, gather, sample_idx, T, sample_weight,
+    batch_size,
+):  # fmt: skip
+    """One pass over the batches; return the (weighted) mean training loss."""
+    n_samples = len(sample_idx)
+    accumulated_loss = 0.0
+    for batch in _batches(n_samples, batch_size):
+        idx = sample_idx[batch] if est.shuffle else batch
+        sw = None if sample_weight is None else sample_weight[idx]
+        if sw is not None and not sw.any():
+            continue  # nothing to learn from an all-zero-weight batch
+        batch_loss = compute_gradient(
+            network, gather(idx), T[idx], sw, alpha=est.alpha, h=est.numerical_step
+        )
+        check_finite(batch_loss, "loss")
+        optimizer.update_params(network.params, network.grads)
+        accumulated_loss += batch_loss * (
+            batch.stop - batch.start if sw is None else sw.sum()
+        )
+    check_finite(network.params, "weights")
+    total = n_samples if sample_weight is None else sample_weight.sum()
+    return float(accumulated_loss / total)
+
+
+def _record_epoch(est, network, loss, n_samples, validation):
+    """Append the epoch to the history; update the stopping rule's count."""
+    est.n_iter_ += 1
+    est.t_ += n_samples
+    est.loss_ = loss
+    est.loss_curve_.append(loss)
+    if validation is None:
+        improved = loss <= est.best_loss_ - est.tol
+        est.best_loss_ = min(est.best_loss_, loss)
+    else:
+        X_val, T_val, sw_val = validation
+        score = est._validation_score(network.logits(X_val), T_val, sw_val)
+        est.validation_scores_.append(score)
+        improved = score >= est.best_validation_score_ + est.tol
+        if score > est.best_validation_score_ or est._best_params is None:
+            est.best_validation_score_ = score
+            est._best_params = network.params.copy()
+    est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
+
+
+def _should_stop(est, optimizer):
+    """The ``tol``/``n_iter_no_change`` rule (the adaptive schedule may go on)."""
+    if est._no_improvement_count <= est.n_iter_no_change:
+        return False
+    what = "Validation score" if est.early_stopping else "Training loss"
+    msg = (
+        f"{what} did not improve more than tol={est.tol:f} for "
+        f"{est.n_iter_no_change} consecutive epochs."
+    )
+    if optimizer.trigger_stopping(msg, est.verbose):
+        return True
+    est._no_improvement_count = 0
+    return False
+
+
+def _print_epoch(est, seconds):
+    line = f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}"
+    if est.early_stopping and est.validation_scores_:
+        line += f", validation score = {est.validation_scores_[-1]:.6f}"
+    print(f"{line}, {seconds:.2f} s")
+
+
+def fit_lbfgs(est, network, X, T, sample_weight):
+    """Full-batch L-BFGS-B on the flat parameter vector.
+
+    An interrupt keeps the last completed iterate (the initial parameters if
+    none completed), and the history describes it.
+    """
+    compute_gradient = GRADIENTS[est.gradient]
+    params = network.params
+    x0 = params.astype(np.float64)
+
+    def loss_and_grad(theta):
+        params[...] = theta
+        loss = compute_gradient(
+            network, X, T, sample_weight, alpha=est.alpha, h=est.numerical_step
+        )
+        check_finite(loss, "loss")
+        return loss, network.grads.astype(np.float64)
+
+    curve, last = [], None
+    start = time.perf_counter()
+
+    def record(intermediate_result):
+        nonlocal last
+        last = intermediate_result.x.copy()
+        curve.append(float(intermediate_result.fun))
+        if est.verbose:
+            print(
+                f"Iteration {len(curve)}, loss = {curve[-1]:.8f}, "
+                f"{time.perf_counter() - start:.2f} s"
+            )
+
+    result = None
+    try:
+        with _threads.single_threaded_scipy_blas():
+            result = scipy.optimize.minimize(
+                loss_and_grad,
+                x0,
+                method="L-BFGS-B",
+                jac=True,
+                callback=record,
+                options={
+                    "maxfun": est.max_fun,
+                    "maxiter": est.max_iter,
+                    "gtol": est.tol,
+                },
+            )
+    except KeyboardInterrupt:
+        warnings.warn(
+            f"Training interrupted by user after {len(curve)} L-BFGS iterations; "
+            "the model keeps the parameters of the last completed iteration.",
+            UserWarning,
+            stacklevel=_STACKLEVEL,
+        )
+    if result is not None:
+        params[...] = result.x
+        loss = float(result.fun)
+        if not result.success:
+            warnings.warn(
+                f"L-BFGS failed to converge: {result.message}. Increase "
+                "max_iter or max_fun, or scale the data.",
+                ConvergenceWarning,
+                stacklevel=_STACKLEVEL,
+            )
+    else:
+        params[...] = x0 if last is None else last
+        loss = curve[-1] if curve else network.forward(X, T, sample_weight, est.alpha)
+    check_finite(params, "weights")
+    est.n_iter_ = len(curve)
+    est.t_ += X.shape[0] * len(curve)
+    est.loss_curve_ += curve
+    est.loss_ = loss
+    est.best_loss_ = min(est.best_loss_, loss)
+
+
+def check_finite(value, what):
+    """Raise the divergence error if ``value`` (a float or an array) is not finite."""
+    if isinstance(value, float):  # the per-step loss: no numpy call overhead
+        finite = math.isfinite(value)
+    else:
+        finite = np.isfinite(value).all()
+    if not finite:
+        raise ValueError(
+            f"Training diverged: the {what} became infinite or NaN. Scale the inputs "
+            "(for example with StandardScaler) or lower learning_rate_init."
+        )
+
+
+def _batches(n, size):
+    """Consecutive slices of ``size`` rows covering ``range(n)``.
+
+    What ``sklearn.utils.gen_batches`` yields, without its per-call parameter
+    validation (about 50 us, once per epoch).
+    """
+    return (slice(start, min(start + size, n)) for start in range(0, n, size))
+
+
+class _RowGather:
+    """``X[idx]`` for mini-batches, copied into one reused buffer when ``X`` is dense.
+
+    Slices (no shuffling) and sparse ``X`` are indexed as usual.
+    """
+
+    def __init__(self, X, batch_size):
+        self.X = X
+        self.buffer = None
+        if isinstance(X, np.ndarray):
+            self.buffer = np.empty((batch_size, X.shape[1]), X.dtype)
+
+    def __call__(self, idx):
+        if self.buffer is None or isinstance(idx, slice):
+            return self.X[idx]
+        # Indices come from a permutation: mode="clip" skips the bounds pass.
+        return self.X.take(idx, axis=0, out=self.buffer[: len(idx)], mode="clip")
