@@ -17,7 +17,7 @@ address, the grid table and both wall times. The two runs score every
 candidate identically: where a fit runs does not change what it computes.
 
 Needs the ``distributed`` extra: ``pip install -e ".[distributed]"``. The
-defaults take about a minute on two cores.
+defaults take about 20 s on an idle 2-core machine.
 """
 
 # %%
