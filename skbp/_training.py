@@ -58,7 +58,7 @@ def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
         else:
             if not incremental:
                 warnings.warn(
-                    f"Stochastic optimizer: maximum iterations ({est.max_iter}) "
+                    f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) "
                     "reached and the optimization hasn't converged yet.",
                     ConvergenceWarning,
                     stacklevel=_STACKLEVEL,

@@ -6,6 +6,7 @@ Run longer with ``pytest tests/test_properties.py --hypothesis-profile=long``.
 import warnings
 
 import numpy as np
+from _helpers import sgd_classifier
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -138,7 +139,7 @@ def test_invalid_input_only_raises_value_or_type_error(problem, bad, where):
     else:
         weights = np.ones(len(y))
         weights[where % len(y)] = value
-    clf = BPClassifier((2,), max_iter=1)
+    clf = sgd_classifier((2,), max_iter=1)
     try:
         clf.fit(X, y, sample_weight=weights)
     except (ValueError, TypeError):
@@ -159,12 +160,12 @@ def test_backprop_agrees_with_numerical_gradient(
 ):
     X, y, _ = problem
     X = X / 1e3  # keep the truncation error of the central difference small
-    clf = BPClassifier(
+    clf = sgd_classifier(
         hidden, activation=activation, alpha=alpha, random_state=random_state
     )
     errors = gradient_check(clf, X, y)
     assert list(errors) == [f"{p}{k}" for k in range(1, len(hidden) + 2) for p in "Wb"]
-    network, X64, T = clf._gradient_problem(X, y)
+    network, X64, T, _ = clf._gradient_problem(X, y)
     backprop_gradient(network, X64, T, alpha=alpha)
     g_bp = network.grads.copy()
     numerical_gradient(network, X64, T, alpha=alpha)

@@ -11,18 +11,18 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+from _helpers import sgd_classifier
 from sklearn.datasets import load_digits, load_iris
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 
-import skbp.classifier
-from skbp import BPClassifier
+import skbp.gradients
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 
 
 def small(**kwargs):
-    return BPClassifier((3,), **{"max_iter": 2, "n_iter_no_change": np.inf, **kwargs})
+    return sgd_classifier((3,), **{"max_iter": 2, "n_iter_no_change": np.inf, **kwargs})
 
 
 def with_nan():
@@ -192,7 +192,7 @@ def test_partial_fit_rejects_labels_outside_classes_and_keeps_model():
 )
 def test_absurd_hyperparameters(params, name):
     with pytest.raises(ValueError, match=name):
-        BPClassifier(**params).fit(X_IRIS, Y_IRIS)
+        sgd_classifier(**params).fit(X_IRIS, Y_IRIS)
 
 
 @pytest.mark.parametrize("gradient", ["backprop", "numerical"])
@@ -228,7 +228,7 @@ def test_divergence_stops_and_keeps_a_warm_started_model(solver):
 def test_lbfgs_divergence_stops_and_keeps_the_model(monkeypatch):
     clf = small(solver="lbfgs", random_state=0, warm_start=True).fit(X_IRIS, Y_IRIS)
     before = pickle.dumps(clf)
-    real = skbp.classifier.GRADIENTS["backprop"]
+    real = skbp.gradients.GRADIENTS["backprop"]
     calls = []
 
     def nan_at_call_4(network, *args, **kwargs):
@@ -236,7 +236,7 @@ def test_lbfgs_divergence_stops_and_keeps_the_model(monkeypatch):
         loss = real(network, *args, **kwargs)
         return np.nan if len(calls) == 4 else loss
 
-    monkeypatch.setitem(skbp.classifier.GRADIENTS, "backprop", nan_at_call_4)
+    monkeypatch.setitem(skbp.gradients.GRADIENTS, "backprop", nan_at_call_4)
     with pytest.raises(ValueError, match="diverged"):
         clf.fit(X_IRIS, Y_IRIS)
     assert len(calls) == 4
@@ -258,7 +258,7 @@ def test_divergence_in_partial_fit_keeps_previous_model():
 
 @pytest.mark.parametrize("gradient", ["backprop", "numerical"])
 def test_interrupt_at_a_chosen_step(monkeypatch, gradient):
-    real = skbp.classifier.GRADIENTS[gradient]
+    real = skbp.gradients.GRADIENTS[gradient]
     seen = []
 
     def interrupt_at_step_5(network, *args, **kwargs):
@@ -267,7 +267,7 @@ def test_interrupt_at_a_chosen_step(monkeypatch, gradient):
             raise KeyboardInterrupt
         return real(network, *args, **kwargs)
 
-    monkeypatch.setitem(skbp.classifier.GRADIENTS, gradient, interrupt_at_step_5)
+    monkeypatch.setitem(skbp.gradients.GRADIENTS, gradient, interrupt_at_step_5)
     clf = small(gradient=gradient, batch_size=50, max_iter=10, random_state=0)
     with pytest.warns(UserWarning, match="interrupted"):
         clf.fit(X_IRIS, Y_IRIS)
@@ -278,7 +278,7 @@ def test_interrupt_at_a_chosen_step(monkeypatch, gradient):
 
 def test_interrupt_from_a_timer():
     X, y = load_digits(return_X_y=True)
-    clf = BPClassifier(
+    clf = sgd_classifier(
         (20,), gradient="numerical", max_iter=1000, n_iter_no_change=np.inf
     )
     timer = threading.Timer(1.5, _thread.interrupt_main)
@@ -298,7 +298,7 @@ def test_interrupt_from_a_timer():
 
 def test_concurrent_predictions_match_serial():
     X, y = load_digits(return_X_y=True)
-    clf = BPClassifier((30,), max_iter=5, random_state=0).fit(X, y)
+    clf = sgd_classifier((30,), max_iter=5, random_state=0).fit(X, y)
     expected = clf.predict_proba(X), clf.predict(X), clf.predict_log_proba(X)
     results = {}
 
@@ -317,7 +317,7 @@ def test_concurrent_predictions_match_serial():
 
 def test_grid_search_n_jobs_2_equals_n_jobs_1():
     grid = {"gradient": ["backprop", "numerical"], "hidden_layer_sizes": [(2,), (4,)]}
-    est = BPClassifier(
+    est = sgd_classifier(
         max_iter=3, batch_size=30, random_state=0, n_iter_no_change=np.inf
     )
     serial = GridSearchCV(est, grid, cv=3, n_jobs=1).fit(X_IRIS, Y_IRIS)
@@ -383,4 +383,4 @@ def test_mid_partial_fit_model_survives_round_trips(tmp_path, solver):
 def test_no_warning_noise_on_a_good_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        BPClassifier(max_iter=300, random_state=0).fit(*load_digits(return_X_y=True))
+        sgd_classifier(max_iter=300, random_state=0).fit(*load_digits(return_X_y=True))

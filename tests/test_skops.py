@@ -10,11 +10,12 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+from _helpers import sgd_classifier
 from sklearn.datasets import load_iris
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import skbp.classifier
+import skbp._base
 from skbp import BPClassifier
 
 sio = pytest.importorskip("skops.io", reason="needs the 'skops' extra")
@@ -59,7 +60,7 @@ def dump_and_load(model, path):
 )
 def test_skops_round_trip(tmp_path, iris, params):
     X, y = iris
-    clf = fit_quietly(BPClassifier((5,), max_iter=10, random_state=0, **params), X, y)
+    clf = fit_quietly(sgd_classifier((5,), max_iter=10, random_state=0, **params), X, y)
     loaded, untrusted = dump_and_load(clf, tmp_path / "model.skops")
 
     assert "skbp.classifier.BPClassifier" in untrusted
@@ -80,7 +81,7 @@ def test_skops_round_trip_keeps_training_identical(tmp_path, iris):
     X, y = iris
     X = X.astype(np.float32)
     labels = np.array(["setosa", "versicolor", "virginica"], dtype=object)[y]
-    clf = BPClassifier((5,), momentum=0.9, max_iter=3, random_state=0)
+    clf = sgd_classifier((5,), momentum=0.9, max_iter=3, random_state=0)
     fit_quietly(clf, X, labels)
     loaded, _ = dump_and_load(clf, tmp_path / "model.skops")
 
@@ -95,7 +96,7 @@ def test_skops_round_trip_keeps_training_identical(tmp_path, iris):
 def test_skops_pipeline_round_trip(tmp_path, iris):
     X, y = iris
     pipe = make_pipeline(
-        StandardScaler(), BPClassifier((5,), max_iter=10, random_state=0)
+        StandardScaler(), sgd_classifier((5,), max_iter=10, random_state=0)
     )
     fit_quietly(pipe, X, y)
     loaded, untrusted = dump_and_load(pipe, tmp_path / "pipe.skops")
@@ -112,13 +113,13 @@ def test_skops_pipeline_round_trip(tmp_path, iris):
 def test_skops_refuses_untrusted_file(tmp_path, iris):
     X, y = iris
     path = tmp_path / "model.skops"
-    sio.dump(fit_quietly(BPClassifier((3,), max_iter=2), X, y), path)
+    sio.dump(fit_quietly(sgd_classifier((3,), max_iter=2), X, y), path)
     with pytest.raises(sio.exceptions.UntrustedTypesFoundException):
         sio.load(path)
 
 
 def test_skops_unfitted_round_trip(tmp_path):
-    clf = BPClassifier((7, 3), activation="tanh", random_state=0)
+    clf = sgd_classifier((7, 3), activation="tanh", random_state=0)
     path = tmp_path / "unfitted.skops"
     sio.dump(clf, path)
     loaded = sio.load(path, trusted=sio.get_untrusted_types(file=path))
@@ -130,11 +131,11 @@ def test_skops_unfitted_round_trip(tmp_path):
 def old_version_model(monkeypatch, iris):
     """Dump functions run with skbp pretending to be version 0.0.1."""
     X, y = iris
-    clf = fit_quietly(BPClassifier((3,), max_iter=2, random_state=0), X, y)
+    clf = fit_quietly(sgd_classifier((3,), max_iter=2, random_state=0), X, y)
 
     def dump_as_old(dump, path):
         with monkeypatch.context() as patch:
-            patch.setattr(skbp.classifier, "__version__", "0.0.1")
+            patch.setattr(skbp._base, "__version__", "0.0.1")
             dump(clf, path)
 
     return clf, dump_as_old

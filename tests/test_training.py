@@ -16,6 +16,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import sgd_classifier
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits, make_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -27,7 +28,6 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
-from skbp import BPClassifier
 from skbp.gradients import backprop_gradient, numerical_gradient
 from skbp.network import Network
 
@@ -156,7 +156,7 @@ def test_stochastic_fit_matches_mlpclassifier(blobs, params):
         hidden_layer_sizes=(5,), batch_size=32, max_iter=5, random_state=1, **NO_STOP
     )
     common.update(params)
-    ours = BPClassifier(**common).fit(X, y)
+    ours = sgd_classifier(**common).fit(X, y)
     theirs = mlp_twin(**common).fit(X, y)
     assert_same_model(ours, theirs)
     assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
@@ -184,10 +184,10 @@ def test_sample_weighted_fit_matches_mlpclassifier(blobs, solver):
         random_state=2,
         **NO_STOP,
     )
-    ours = BPClassifier(**common).fit(X, y, sample_weight=sample_weight)
+    ours = sgd_classifier(**common).fit(X, y, sample_weight=sample_weight)
     theirs = mlp_twin(**common).fit(X, y, sample_weight=sample_weight)
     assert_same_model(ours, theirs, rtol=1e-8, atol=1e-10)
-    unweighted = BPClassifier(**common).fit(X, y)
+    unweighted = sgd_classifier(**common).fit(X, y)
     assert np.abs(flat(unweighted) - flat(ours)).max() > 1e-3
 
 
@@ -203,7 +203,7 @@ def test_float32_fit_matches_mlpclassifier(blobs, solver):
         random_state=3,
         **NO_STOP,
     )
-    ours = BPClassifier(**common).fit(X, y)
+    ours = sgd_classifier(**common).fit(X, y)
     theirs = mlp_twin(**common).fit(X, y)
     # MLPClassifier's lbfgs returns float64 parameters (scipy's float64 x);
     # skbp keeps float32 for every solver.
@@ -222,7 +222,7 @@ def test_lbfgs_matches_mlpclassifier(blobs, params):
     X, y = blobs
     common = dict(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=8, random_state=4)
     common.update(params)
-    ours = BPClassifier(**common).fit(X, y)
+    ours = sgd_classifier(**common).fit(X, y)
     theirs = mlp_twin(**common).fit(X, y)
     assert ours.n_iter_ == theirs.n_iter_ == 8
     assert_same_model(ours, theirs, rtol=1e-6, atol=1e-8)
@@ -266,7 +266,7 @@ def test_first_two_steps_follow_the_update_formula(tiny, rule):
         p2 = p1 + (m * v2 - lr * g1 if nesterov else v2)
         params = dict(momentum=m, nesterovs_momentum=nesterov)
     for steps, expected in ((1, p1), (2, p2)):
-        clf = BPClassifier(
+        clf = sgd_classifier(
             (4,),
             learning_rate_init=lr,
             batch_size=len(X),
@@ -300,8 +300,8 @@ def test_partial_fit_over_chunks_equals_one_epoch_of_fit(blobs, params):
     sample_weight = np.random.RandomState(1).uniform(0.5, 2.0, len(y))
     common = dict(hidden_layer_sizes=(5,), batch_size=20, shuffle=False, random_state=0)
     common.update(params)
-    whole = BPClassifier(max_iter=1, **common).fit(X, y, sample_weight=sample_weight)
-    chunked = BPClassifier(**common)
+    whole = sgd_classifier(max_iter=1, **common).fit(X, y, sample_weight=sample_weight)
+    chunked = sgd_classifier(**common)
     for i, rows in enumerate([slice(0, 40), slice(40, 100), slice(100, 120)]):
         chunked.partial_fit(
             X[rows],
@@ -319,7 +319,7 @@ def test_partial_fit_calls_match_mlpclassifier(blobs):
     X, y = blobs
     sample_weight = np.random.RandomState(2).uniform(0.5, 2.0, len(y))
     common = dict(hidden_layer_sizes=(5,), batch_size=16, momentum=0.9, random_state=0)
-    ours, theirs = BPClassifier(**common), mlp_twin(**common)
+    ours, theirs = sgd_classifier(**common), mlp_twin(**common)
     for rows in [slice(0, 50), slice(50, 120), slice(0, 120)]:
         kwargs = dict(classes=np.arange(3), sample_weight=sample_weight[rows])
         ours.partial_fit(X[rows], y[rows], **kwargs)
@@ -329,7 +329,7 @@ def test_partial_fit_calls_match_mlpclassifier(blobs):
 
 def test_partial_fit_needs_classes_on_the_first_call(tiny):
     X, y = tiny
-    clf = BPClassifier((3,))
+    clf = sgd_classifier((3,))
     with pytest.raises(ValueError, match="classes"):
         clf.partial_fit(X, y)
     assert not hasattr(clf, "classes_")
@@ -343,8 +343,8 @@ def test_partial_fit_rejects_labels_outside_classes(tiny):
     y_bad = y.copy()
     y_bad[0] = 7
     with pytest.raises(ValueError, match=r"\b7\b"):
-        BPClassifier((3,)).partial_fit(X, y_bad, classes=[0, 1, 2])
-    clf = BPClassifier((3,)).partial_fit(X, y, classes=[0, 1, 2])
+        sgd_classifier((3,)).partial_fit(X, y_bad, classes=[0, 1, 2])
+    clf = sgd_classifier((3,)).partial_fit(X, y, classes=[0, 1, 2])
     before = flat(clf).copy()
     with pytest.raises(ValueError, match=r"\b7\b"):
         clf.partial_fit(X, y_bad)
@@ -354,17 +354,17 @@ def test_partial_fit_rejects_labels_outside_classes(tiny):
 def test_partial_fit_rejects_balanced_class_weight_and_early_stopping(tiny):
     X, y = tiny
     with pytest.raises(ValueError, match="class_weight"):
-        BPClassifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2])
+        sgd_classifier(class_weight="balanced").partial_fit(X, y, classes=[0, 1, 2])
     with pytest.raises(ValueError, match="early_stopping"):
-        BPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
+        sgd_classifier(early_stopping=True).partial_fit(X, y, classes=[0, 1, 2])
     # A dict is fine: it does not depend on the data of one call.
-    BPClassifier((3,), class_weight={0: 2.0}).partial_fit(X, y, classes=[0, 1, 2])
+    sgd_classifier((3,), class_weight={0: 2.0}).partial_fit(X, y, classes=[0, 1, 2])
 
 
 def test_partial_fit_only_for_stochastic_solvers():
-    assert not hasattr(BPClassifier(solver="lbfgs"), "partial_fit")
-    assert hasattr(BPClassifier(solver="sgd"), "partial_fit")
-    assert hasattr(BPClassifier(solver="adam"), "partial_fit")
+    assert not hasattr(sgd_classifier(solver="lbfgs"), "partial_fit")
+    assert hasattr(sgd_classifier(solver="sgd"), "partial_fit")
+    assert hasattr(sgd_classifier(solver="adam"), "partial_fit")
     assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")  # same rule
 
 
@@ -389,10 +389,10 @@ def test_sample_weight_two_equals_a_duplicated_row(tiny, solver, gradient):
         max_iter=5,
         random_state=0,
     )
-    weighted = BPClassifier(**common).fit(X, y, sample_weight=weights)
-    duplicated = BPClassifier(**common).fit(X_dup, y_dup)
+    weighted = sgd_classifier(**common).fit(X, y, sample_weight=weights)
+    duplicated = sgd_classifier(**common).fit(X_dup, y_dup)
     assert_allclose(flat(weighted), flat(duplicated), rtol=1e-8, atol=1e-10)
-    plain = BPClassifier(**common).fit(X, y)
+    plain = sgd_classifier(**common).fit(X, y)
     assert np.abs(flat(plain) - flat(duplicated)).max() > 1e-4
 
 
@@ -412,8 +412,8 @@ def test_zero_sample_weight_equals_dropping_the_rows(tiny, solver):
         max_iter=5,
         random_state=0,
     )
-    weighted = BPClassifier(**common).fit(X, y, sample_weight=weights)
-    without = BPClassifier(**common).fit(X[keep], y[keep])
+    weighted = sgd_classifier(**common).fit(X, y, sample_weight=weights)
+    without = sgd_classifier(**common).fit(X[keep], y[keep])
     assert_allclose(flat(weighted), flat(without), rtol=1e-9, atol=1e-11)
 
 
@@ -425,12 +425,12 @@ def test_zero_sample_weight_equals_dropping_the_rows(tiny, solver):
 def test_bad_sample_weight_raises(tiny, weights):
     X, y = tiny
     with pytest.raises(ValueError, match=r"(?i)sample.weight"):
-        BPClassifier((3,), max_iter=1).fit(X, y, sample_weight=weights)
+        sgd_classifier((3,), max_iter=1).fit(X, y, sample_weight=weights)
 
 
 def test_class_weight_that_zeroes_every_row_raises(tiny):
     X, y = tiny
-    clf = BPClassifier((3,), class_weight={0: 0.0, 1: 0.0, 2: 0.0})
+    clf = sgd_classifier((3,), class_weight={0: 0.0, 1: 0.0, 2: 0.0})
     with pytest.raises(ValueError, match=r"(?i)sample.weight"):
         clf.fit(X, y)
 
@@ -454,7 +454,9 @@ def test_balanced_class_weight_raises_minority_recall():
     )
     recall = {}
     for class_weight in (None, "balanced"):
-        clf = BPClassifier((8,), class_weight=class_weight, max_iter=60, random_state=0)
+        clf = sgd_classifier(
+            (8,), class_weight=class_weight, max_iter=60, random_state=0
+        )
         clf.fit(X_train, y_train)
         recall[class_weight] = recall_score(y_test, clf.predict(X_test))
     assert recall["balanced"] >= recall[None] + 0.25, recall
@@ -471,17 +473,17 @@ def test_class_weight_dict_equals_the_corresponding_sample_weight(
     sample_weight = np.random.RandomState(0).uniform(0.5, 2, len(y))
     common = dict(hidden_layer_sizes=(5,), batch_size=32, max_iter=3, random_state=0)
     if with_sample_weight:
-        ours = BPClassifier(class_weight=class_weight, **common).fit(
+        ours = sgd_classifier(class_weight=class_weight, **common).fit(
             X, y, sample_weight=sample_weight
         )
-        expected = BPClassifier(**common).fit(
+        expected = sgd_classifier(**common).fit(
             X, y, sample_weight=per_row * sample_weight
         )
     else:
-        ours = BPClassifier(class_weight=class_weight, **common).fit(X, y)
-        expected = BPClassifier(**common).fit(X, y, sample_weight=per_row)
+        ours = sgd_classifier(class_weight=class_weight, **common).fit(X, y)
+        expected = sgd_classifier(**common).fit(X, y, sample_weight=per_row)
     assert_allclose(flat(ours), flat(expected), rtol=1e-12, atol=1e-14)
-    assert np.abs(flat(ours) - flat(BPClassifier(**common).fit(X, y))).max() > 1e-3
+    assert np.abs(flat(ours) - flat(sgd_classifier(**common).fit(X, y))).max() > 1e-3
 
 
 @pytest.mark.parametrize("with_sample_weight", [False, True])
@@ -507,15 +509,15 @@ def test_balanced_class_weight_equals_compute_class_weight(with_sample_weight):
     per_class = compute_class_weight("balanced", classes=classes, y=y, sample_weight=sw)
     expected_weights = per_class[y] * (1.0 if sw is None else sw)
     common = dict(hidden_layer_sizes=(4,), batch_size=30, max_iter=3, random_state=0)
-    ours = BPClassifier(class_weight="balanced", **common).fit(X, y, sample_weight=sw)
-    expected = BPClassifier(**common).fit(X, y, sample_weight=expected_weights)
+    ours = sgd_classifier(class_weight="balanced", **common).fit(X, y, sample_weight=sw)
+    expected = sgd_classifier(**common).fit(X, y, sample_weight=expected_weights)
     assert_allclose(flat(ours), flat(expected), rtol=1e-12, atol=1e-14)
 
 
 def test_class_weight_unknown_label_raises_naming_class_weight(tiny):
     X, y = tiny
     with pytest.raises(ValueError, match=r"class_weight.*\b9\b"):
-        BPClassifier((3,), class_weight={0: 1.0, 9: 2.0}).fit(X, y)
+        sgd_classifier((3,), class_weight={0: 1.0, 9: 2.0}).fit(X, y)
 
 
 # ----------------------------------------------------------- early stopping ---
@@ -523,7 +525,7 @@ def test_class_weight_unknown_label_raises_naming_class_weight(tiny):
 
 def _replay_epochs(X, y, train, n_epochs, sample_weight=None, **params):
     """Train on ``X[train]`` one epoch at a time; parameters after each epoch."""
-    clf = BPClassifier(
+    clf = sgd_classifier(
         warm_start=True, max_iter=1, shuffle=False, n_iter_no_change=np.inf, **params
     )
     sw = None if sample_weight is None else sample_weight[train]
@@ -560,7 +562,7 @@ def test_early_stopping_stops_and_restores_the_best_epoch(weighting):
         params["class_weight"] = class_weight
     elif weighting == "sample_weight":
         sample_weight = np.random.RandomState(3).uniform(0.1, 3.0, len(y))
-    clf = BPClassifier(
+    clf = sgd_classifier(
         early_stopping=True,
         validation_fraction=fraction,
         n_iter_no_change=patience,
@@ -615,7 +617,7 @@ def test_early_stopping_rejects_validation_fraction_outside_open_interval(
     tiny, fraction
 ):
     X, y = tiny
-    clf = BPClassifier(early_stopping=True, validation_fraction=fraction)
+    clf = sgd_classifier(early_stopping=True, validation_fraction=fraction)
     with pytest.raises(ValueError, match="validation_fraction"):
         clf.fit(X, y)
 
@@ -625,7 +627,7 @@ def test_early_stopping_too_small_validation_set_raises_naming_the_fraction():
     # "Increase validation_fraction"; the stratified split must not pre-empt it.
     X = np.random.RandomState(0).standard_normal((10, 2))
     y = np.arange(10) % 2
-    clf = BPClassifier(early_stopping=True, validation_fraction=0.1)
+    clf = sgd_classifier(early_stopping=True, validation_fraction=0.1)
     with pytest.raises(ValueError, match="validation_fraction"):
         clf.fit(X, y)
 
@@ -639,7 +641,7 @@ def test_early_stopping_fits_small_multiclass_data_like_mlpclassifier(counts):
     mlp_twin(early_stopping=True, batch_size="auto", max_iter=5, random_state=0).fit(
         X, y
     )
-    clf = BPClassifier(early_stopping=True, max_iter=5, random_state=0).fit(X, y)
+    clf = sgd_classifier(early_stopping=True, max_iter=5, random_state=0).fit(X, y)
     assert len(clf.validation_scores_) == clf.n_iter_
 
 
@@ -654,27 +656,26 @@ def test_large_tol_stops_like_mlpclassifier(blobs, patience):
     common = dict(
         hidden_layer_sizes=(5,), tol=10.0, n_iter_no_change=patience, random_state=0
     )
-    ours = BPClassifier(**common).fit(X, y)
+    ours = sgd_classifier(**common).fit(X, y)
     theirs = mlp_twin(**common).fit(X, y)
     assert ours.n_iter_ == theirs.n_iter_ == patience + 2
     assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=1e-12)
     assert_same_model(ours, theirs)
 
 
-def test_infinite_n_iter_no_change_runs_every_epoch_without_warning(blobs):
+def test_infinite_n_iter_no_change_runs_every_epoch_and_warns_as_mlpclassifier(blobs):
     X, y = blobs
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        clf = BPClassifier((5,), tol=10.0, n_iter_no_change=np.inf, max_iter=7)
-        clf.fit(X, y)
-    assert clf.n_iter_ == 7
-    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    params = dict(hidden_layer_sizes=(5,), tol=10.0, n_iter_no_change=np.inf)
+    for clf in (sgd_classifier(max_iter=7, **params), mlp_twin(max_iter=7, **params)):
+        with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(7\)"):
+            clf.fit(X, y)
+        assert clf.n_iter_ == 7
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
 def test_reaching_max_iter_warns(blobs, solver):
     X, y = blobs
-    clf = BPClassifier((5,), solver=solver, max_iter=3, tol=0.0, random_state=0)
+    clf = sgd_classifier((5,), solver=solver, max_iter=3, tol=0.0, random_state=0)
     with pytest.warns(ConvergenceWarning):
         clf.fit(X, y)
     # One partial_fit epoch is not a convergence failure (nor in MLPClassifier).
@@ -697,7 +698,7 @@ def test_adaptive_learning_rate_divides_by_five_instead_of_stopping(blobs):
         momentum=0.9,
         random_state=0,
     )
-    ours = BPClassifier(**common).fit(X, y)
+    ours = sgd_classifier(**common).fit(X, y)
     theirs = mlp_twin(**common).fit(X, y)
     triggers = (epochs - 1) // (patience + 1)  # at epochs 4, 7 and 10
     assert ours.n_iter_ == epochs
@@ -717,7 +718,7 @@ def test_adaptive_learning_rate_stops_once_below_1e_6(blobs):
         max_iter=100,
         random_state=0,
     )
-    ours = BPClassifier(**common).fit(X, y)
+    ours = sgd_classifier(**common).fit(X, y)
     theirs = mlp_twin(**common).fit(X, y)
     # 0.1 / 5**8 < 1e-6 after 8 divisions (every 2 epochs from epoch 3); the
     # 9th trigger, at epoch 19, stops.
@@ -743,8 +744,8 @@ def test_tiny_init_plateau_fools_the_stopping_rule():
     common = dict(
         weight_init_std=0.01, learning_rate_init=0.5, batch_size=2000, random_state=0
     )
-    stopped = BPClassifier(max_iter=450, **common).fit(X_train, y_train)
-    fixed = BPClassifier(max_iter=450, n_iter_no_change=np.inf, **common)
+    stopped = sgd_classifier(max_iter=450, **common).fit(X_train, y_train)
+    fixed = sgd_classifier(max_iter=450, n_iter_no_change=np.inf, **common)
     fixed.fit(X_train, y_train)
     assert stopped.n_iter_ < 30
     assert stopped.score(X_test, y_test) < 0.2  # chance is 0.1
@@ -769,7 +770,7 @@ def test_warm_start_continues_from_the_previous_weights_by_hand(tiny):
         shuffle=False,
         random_state=0,
     )
-    clf = BPClassifier(max_iter=2, **common).fit(X, y)
+    clf = sgd_classifier(max_iter=2, **common).fit(X, y)
     after_first = flat(clf).copy()
     clf.set_params(warm_start=True, max_iter=3).fit(X, y)
     # Three more epochs of mini-batch SGD from where the first fit ended.
@@ -779,8 +780,8 @@ def test_warm_start_continues_from_the_previous_weights_by_hand(tiny):
             rows = slice(start, start + batch)
             p = p - lr * gradient_at(p, units, X[rows], T[rows])
     assert_allclose(flat(clf), p, rtol=1e-12, atol=1e-14)
-    assert clf.n_iter_ == 5 and len(clf.loss_curve_) == 5
-    cold = BPClassifier(max_iter=5, **common).fit(X, y)
+    assert clf.n_iter_ == 3 and len(clf.loss_curve_) == 5 and clf.t_ == 5 * len(y)
+    cold = sgd_classifier(max_iter=5, **common).fit(X, y)
     assert_allclose(flat(clf), flat(cold), rtol=1e-12, atol=1e-14)
 
 
@@ -788,20 +789,21 @@ def test_warm_start_matches_mlpclassifier(blobs):
     """Shuffled, with momentum: each fit starts a fresh optimizer and RNG stream."""
     X, y = blobs
     common = dict(hidden_layer_sizes=(5,), batch_size=32, momentum=0.9, random_state=0)
-    ours = BPClassifier(max_iter=3, warm_start=True, **common, **NO_STOP)
+    ours = sgd_classifier(max_iter=3, warm_start=True, **common, **NO_STOP)
     theirs = mlp_twin(max_iter=3, warm_start=True, **common, **NO_STOP)
     for clf in (ours, theirs):
         clf.fit(X, y)
         clf.set_params(max_iter=2).fit(X, y)
     assert_same_model(ours, theirs)
     assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
-    # skbp counts epochs over all calls; MLPClassifier restarts n_iter_.
-    assert ours.n_iter_ == 5 and theirs.n_iter_ == 2
+    # n_iter_ counts the latest call; t_ and loss_curve_ accumulate.
+    assert ours.n_iter_ == theirs.n_iter_ == 2
+    assert ours.t_ == theirs.t_ and len(ours.loss_curve_) == 5
 
 
 def test_warm_start_with_a_new_class_raises(tiny):
     X, y = tiny
-    clf = BPClassifier((3,), max_iter=1, warm_start=True).fit(X, y)
+    clf = sgd_classifier((3,), max_iter=1, warm_start=True).fit(X, y)
     before = flat(clf).copy()
     with pytest.raises(ValueError, match=r"\b3\b"):
         clf.fit(X, np.where(y == 2, 3, y))
@@ -836,7 +838,7 @@ def test_backprop_and_numerical_agree_for_every_solver(tiny, params):
     )
     common.update(params)
     fits = {
-        gradient: BPClassifier(gradient=gradient, **common).fit(
+        gradient: sgd_classifier(gradient=gradient, **common).fit(
             X, y, sample_weight=sample_weight
         )
         for gradient in ("backprop", "numerical")
@@ -862,7 +864,7 @@ def test_float32_in_float32_out_for_every_solver(tiny, solver):
         max_iter=4,
         random_state=0,
     )
-    fits = {g: BPClassifier(gradient=g, **common).fit(X, y) for g in GRADIENTS}
+    fits = {g: sgd_classifier(gradient=g, **common).fit(X, y) for g in GRADIENTS}
     for clf in fits.values():
         arrays = clf.coefs_ + clf.intercepts_
         assert {a.dtype for a in arrays} == {np.dtype(np.float32)}
@@ -871,7 +873,7 @@ def test_float32_in_float32_out_for_every_solver(tiny, solver):
     assert_allclose(
         flat(fits["numerical"]), flat(fits["backprop"]), rtol=1e-4, atol=1e-5
     )
-    reference = BPClassifier(**common).fit(X.astype(np.float64), y)
+    reference = sgd_classifier(**common).fit(X.astype(np.float64), y)
     assert_allclose(flat(fits["backprop"]), flat(reference), rtol=1e-4, atol=1e-5)
 
 
@@ -907,8 +909,8 @@ def test_sparse_and_dense_give_the_same_model(blobs, fmt, solver):
         max_iter=4,
         random_state=0,
     )
-    dense = BPClassifier(**common).fit(X, y, sample_weight=sample_weight)
-    sparse = BPClassifier(**common).fit(X_sparse, y, sample_weight=sample_weight)
+    dense = sgd_classifier(**common).fit(X, y, sample_weight=sample_weight)
+    sparse = sgd_classifier(**common).fit(X_sparse, y, sample_weight=sample_weight)
     assert_allclose(flat(sparse), flat(dense), rtol=1e-9, atol=1e-11)
     assert_allclose(sparse.predict_proba(X_sparse), dense.predict_proba(X), atol=1e-12)
 
@@ -916,14 +918,14 @@ def test_sparse_and_dense_give_the_same_model(blobs, fmt, solver):
 # ------------------------------------------------------------------ verbose ---
 
 _EPOCH_LINE = re.compile(
-    r"Epoch (\d+): loss = ([\d.]+)(?:, validation score = ([\d.]+))?, ([\d.]+) s$"
+    r"Iteration (\d+), loss = ([\d.]+)(?:, validation score = ([\d.]+))?, ([\d.]+) s$"
 )
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_verbose_prints_one_line_per_epoch(blobs, capsys, early_stopping):
     X, y = blobs
-    clf = BPClassifier(
+    clf = sgd_classifier(
         (5,),
         verbose=1,
         max_iter=4,
@@ -948,7 +950,7 @@ def test_verbose_prints_one_line_per_epoch(blobs, capsys, early_stopping):
 
 def test_verbose_numerical_announces_the_cost_of_a_step(tiny, capsys):
     X, y = tiny
-    clf = BPClassifier((4,), gradient="numerical", verbose=1, max_iter=2)
+    clf = sgd_classifier((4,), gradient="numerical", verbose=1, max_iter=2)
     clf.fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     n_params = 3 * 4 + 4 + 4 * 3 + 3
@@ -958,7 +960,7 @@ def test_verbose_numerical_announces_the_cost_of_a_step(tiny, capsys):
 
 def test_verbose_lbfgs_prints_one_line_per_iteration(tiny, capsys):
     X, y = tiny
-    clf = BPClassifier((4,), solver="lbfgs", verbose=1, max_iter=5).fit(X, y)
+    clf = sgd_classifier((4,), solver="lbfgs", verbose=1, max_iter=5).fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     iterations = [line for line in lines if line.startswith("Iteration ")]
     assert len(iterations) == clf.n_iter_ == 5
@@ -996,7 +998,7 @@ def test_bad_value_raises_naming_the_parameter_and_allowed_values(
     tiny, params, name, allowed
 ):
     with pytest.raises(ValueError) as error:
-        BPClassifier(**params).fit(*tiny)
+        sgd_classifier(**params).fit(*tiny)
     message = str(error.value)
     assert name in message
     assert re.search(allowed, message), message
@@ -1045,10 +1047,10 @@ def _expected_failed_checks(estimator):
 
 @parametrize_with_checks(
     [
-        BPClassifier(solver="adam", learning_rate_init=0.01, random_state=0),
-        BPClassifier(early_stopping=True, random_state=0),
-        BPClassifier(class_weight="balanced", random_state=0),
-        BPClassifier(solver="lbfgs", random_state=0),
+        sgd_classifier(solver="adam", learning_rate_init=0.01, random_state=0),
+        sgd_classifier(early_stopping=True, random_state=0),
+        sgd_classifier(class_weight="balanced", random_state=0),
+        sgd_classifier(solver="lbfgs", random_state=0),
     ],
     expected_failed_checks=_expected_failed_checks,
 )
