@@ -169,3 +169,10 @@ def test_default_plot_goes_to_the_current_directory(tmp_path, monkeypatch, capsy
     assert main(["--epochs", "1", "--hidden", "2"]) == 0
     assert "saved to skbp.png" in capsys.readouterr().out
     assert (tmp_path / "skbp.png").stat().st_size > 10_000
+
+
+def test_no_warning_from_the_epochs_on_the_plateau(recwarn, capsys):
+    # Each epoch is its own fit: those before the last stop at max_iter=1 and
+    # may still sit on the N(0, 0.01²) plateau. Neither is the user's doing.
+    assert main(["--epochs", "3", "--hidden", "3", "--no-plot"]) == 0
+    assert [str(w.message) for w in recwarn] == []
