@@ -225,17 +225,15 @@ class BaseBP(BaseEstimator):
             sample_weight = extra if sample_weight is None else sample_weight * extra
         if sample_weight is None:
             return None
-        total = sample_weight.sum()
-        if not 2.0**-64 <= total / len(sample_weight) <= 2.0**64:
-            top = sample_weight.max()
-            if top > 0:
-                sample_weight = np.ldexp(sample_weight, -np.frexp(top)[1])
-                total = sample_weight.sum()
-        if not total > 0:
+        if not sample_weight.max() > 0:
             raise ValueError(
                 "The sample weights sum to zero: nothing to learn from. Give some "
                 "samples a positive weight."
             )
+        with np.errstate(over="ignore"):
+            mean = sample_weight.mean()
+        if not 2.0**-64 <= mean <= 2.0**64:  # its sum may over- or underflow
+            sample_weight = np.ldexp(sample_weight, -np.frexp(sample_weight.max())[1])
         return sample_weight.astype(X.dtype, copy=False)
 
     def _init_params(self, layer_units, dtype, rng):
@@ -438,23 +436,31 @@ class _ParamList(list):
                     f"{self._name} needs {len(self)} arrays (one per layer), got "
                     f"{len(values)}; the network's shape cannot change after fit."
                 )
-            for view, new in zip(self, values, strict=True):
-                _write(view, new, self._name)
+            checked = [
+                _checked(v, new, self._name)
+                for v, new in zip(self, values, strict=True)
+            ]
+            for view, new in zip(self, checked, strict=True):
+                view[...] = new
         else:
-            _write(list.__getitem__(self, index), value, self._name)
+            view = list.__getitem__(self, index)
+            view[...] = _checked(view, value, self._name)
 
     def __reduce__(self):  # pickles and copies as a plain list of arrays
         return list, (list(self),)
 
 
-def _write(view, value, name):
+def _checked(view, value, name):
+    """``value`` as an array, if it can replace ``view``; else raise."""
     value = np.asarray(value)
     if value.shape != view.shape:
         raise ValueError(
             f"Each array of {name} keeps its fitted shape: expected {view.shape}, "
             f"got {value.shape}."
         )
-    view[...] = value
+    if not np.isfinite(value).all():
+        raise ValueError(f"{name} must hold finite values; got NaN or infinity.")
+    return value
 
 
 def _finite_logit_blocks(network, X):

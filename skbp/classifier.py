@@ -572,6 +572,8 @@ def _check_classes(classes, multilabel):
             "classes must be a non-empty 1-D array of labels, got an array of "
             f"shape {array.shape}."
         )
+    if any(label != label for label in array.tolist()):
+        raise ValueError(f"classes contains NaN: {array.tolist()}.")
     if not multilabel:
         check_classification_targets(array)
         if np.unique(array).size != array.size:

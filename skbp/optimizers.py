@@ -70,8 +70,9 @@ class SGDOptimizer:
     def iteration_ends(self, time_step):
         """Update the learning rate after an epoch (``time_step``: samples seen)."""
         if self.lr_schedule == "invscaling":
-            self.learning_rate = (
-                self.learning_rate_init / (time_step + 1) ** self.power_t
+            # A float power: a huge power_t underflows to 0 instead of raising.
+            self.learning_rate = self.learning_rate_init * float(time_step + 1) ** (
+                -self.power_t
             )
 
     def trigger_stopping(self, msg, verbose):
