@@ -1,0 +1,103 @@
+"""``BPClassifier`` as a drop-in for ``MLPClassifier``: defaults, contract, first fit.
+
+The oracle is ``MLPClassifier`` itself: its 5-fold accuracy on raw data, its
+warm-start and convergence behaviour, its verbose lines.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from _helpers import sgd_classifier
+from sklearn.datasets import load_breast_cancer, load_iris, load_wine
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import cross_val_score
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skbp import BPClassifier
+
+X_IRIS, Y_IRIS = load_iris(return_X_y=True)
+
+
+def test_defaults_are_mlpclassifiers_but_for_the_activation():
+    ours, theirs = BPClassifier().get_params(), MLPClassifier().get_params()
+    shared = set(ours) & set(theirs)
+    differing = {name for name in shared if ours[name] != theirs[name]}
+    assert differing == {"activation"} and ours["activation"] == "logistic"
+    assert set(theirs) <= set(ours)
+
+
+@pytest.mark.parametrize("loader", [load_breast_cancer, load_wine])
+def test_defaults_train_on_raw_data_as_well_as_mlpclassifier(loader):
+    X, y = loader(return_X_y=True)  # unscaled, as loaded
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = cross_val_score(BPClassifier(random_state=0), X, y, cv=5).mean()
+        theirs = cross_val_score(MLPClassifier(random_state=0), X, y, cv=5).mean()
+    assert ours > 0.9
+    assert ours >= theirs - 0.03
+
+
+def test_a_fit_that_learned_nothing_says_so():
+    X, y = load_breast_cancer(return_X_y=True)
+    # The old defaults (plain SGD at 0.1) on raw features: saturated sigmoids,
+    # one class predicted everywhere.
+    with pytest.warns(UserWarning, match="only one class") as record:
+        sgd_classifier(max_iter=5, random_state=0).fit(X, y)
+    [warning] = [w for w in record if "only one class" in str(w.message)]
+    assert "StandardScaler" in str(warning.message)
+    assert "learning_rate_init" in str(warning.message)
+    assert warning.filename == __file__  # points at the caller's fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        good = make_pipeline(StandardScaler(), BPClassifier(random_state=0))
+        good.fit(X, y)
+        # Rows sorted by class: the check looks at evenly spaced rows.
+        sgd_classifier((5,), max_iter=100, random_state=0).fit(X_IRIS, Y_IRIS)
+
+
+def test_warm_start_needs_the_same_classes():
+    clf = sgd_classifier((4,), max_iter=2, warm_start=True, random_state=0)
+    clf.fit(X_IRIS, Y_IRIS)
+    fewer = Y_IRIS < 2
+    for est in (clf, MLPClassifier(max_iter=2, warm_start=True).fit(X_IRIS, Y_IRIS)):
+        with pytest.raises(ValueError, match="warm_start can only be used where `y`"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                est.fit(X_IRIS[fewer], Y_IRIS[fewer])
+
+
+def test_unstratifiable_early_stopping_split_warns_and_splits_plainly():
+    y = Y_IRIS.copy()
+    y[0] = 3  # a class of one sample cannot be stratified
+    clf = sgd_classifier((4,), early_stopping=True, max_iter=3, random_state=0)
+    with pytest.warns(UserWarning, match="cannot be stratified"):
+        clf.fit(X_IRIS, y)
+    assert len(clf.validation_scores_) == 3
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_verbose_lines_begin_as_mlpclassifiers(solver, capsys):
+    kw = dict(hidden_layer_sizes=(3,), solver=solver, max_iter=2, verbose=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        BPClassifier(random_state=0, **kw).fit(X_IRIS, Y_IRIS)
+        ours = capsys.readouterr().out.splitlines()
+        MLPClassifier(random_state=0, **kw).fit(X_IRIS, Y_IRIS)
+        theirs = capsys.readouterr().out.splitlines()
+    assert ours and all(line.startswith("Iteration ") for line in ours)
+    prefix = [line.split(", loss = ")[0] for line in theirs if "loss = " in line]
+    assert [line.split(", loss = ")[0] for line in ours][: len(prefix)] == prefix
+
+
+def test_n_iter_counts_the_latest_partial_fit_call_as_mlpclassifier():
+    ours, theirs = sgd_classifier((3,)), MLPClassifier((3,))
+    for clf in (ours, theirs):
+        for _ in range(3):
+            clf.partial_fit(X_IRIS, Y_IRIS, classes=np.arange(3))
+    assert ours.n_iter_ == theirs.n_iter_ == 1
+    assert ours.t_ == theirs.t_ == 3 * len(Y_IRIS)
+    assert len(ours.loss_curve_) == len(theirs.loss_curve_) == 3
