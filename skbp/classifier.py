@@ -11,7 +11,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import BaseBP, _check_solver
+from ._base import BaseBP, _check_solver, estimator_init
 from .layers import Sigmoid, log_softmax, softmax
 
 
@@ -188,64 +188,7 @@ class BPClassifier(ClassifierMixin, BaseBP):
         "class_weight": [StrOptions({"balanced"}), dict, None],
     }
 
-    def __init__(
-        self,
-        hidden_layer_sizes=(100,),
-        activation="logistic",
-        *,
-        solver="adam",
-        gradient="backprop",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=0,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        class_weight=None,
-        weight_init_std=None,
-        numerical_step=1e-4,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.gradient = gradient
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.class_weight = class_weight
-        self.weight_init_std = weight_init_std
-        self.numerical_step = numerical_step
+    __init__ = estimator_init(class_weight=None)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -601,8 +544,13 @@ def _log_softmax(logits):
 
 
 def _log_sigmoid(logits):
-    # log(1 / (1 + exp(-x))) = -log(1 + exp(-x)), stably.
-    return np.negative(np.logaddexp(0.0, -logits))
+    # log(1 / (1 + exp(-x))) = -log(1 + exp(-x)), stably; 0 and -inf exactly
+    # where predict_proba rounds to 1 and 0, so the two agree.
+    log_proba = np.negative(np.logaddexp(0.0, -logits))
+    proba = _sigmoid(logits)
+    log_proba[proba == 1] = 0.0
+    log_proba[proba == 0] = -np.inf
+    return log_proba
 
 
 def _argmax(logits):

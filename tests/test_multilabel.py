@@ -97,6 +97,16 @@ def test_multilabel_gradient_check_and_predict_methods():
         clf.fit(X, Y.argmax(axis=1))
 
 
+def test_multilabel_log_proba_agrees_with_proba_where_it_saturates():
+    clf = fit_quietly(BPClassifier((3,), max_iter=2, random_state=0), X, Y)
+    clf.coefs_[-1] = np.zeros((3, 4))
+    clf.intercepts_[-1] = [40.0, 50.0, -800.0, 0.0]  # proba 1, 1, 0, 0.5
+    proba, log_proba = clf.predict_proba(X[:3]), clf.predict_log_proba(X[:3])
+    assert_array_equal(proba[0], [1.0, 1.0, 0.0, 0.5])
+    assert_array_equal(log_proba[0], [0.0, 0.0, -np.inf, np.log(0.5)])
+    assert_array_equal(proba.argmax(axis=1), log_proba.argmax(axis=1))
+
+
 def test_multilabel_early_stopping_scores_subset_accuracy():
     clf = BPClassifier((8,), early_stopping=True, max_iter=15, random_state=0)
     fit_quietly(clf, X, Y)
