@@ -1,5 +1,7 @@
 """What every skbp estimator shares: parameters, validation, fitting, prediction blocks.
 
+Each estimator's ``__init__`` is ``estimator_init(**its_own_parameters)``:
+the shared parameters are declared once, in ``BaseBP.__init__``.
 Subclasses say what is particular to them through a few hooks:
 ``_encode_targets`` (validate ``y``, set ``out_activation_``, the output
 layer's name in ``OUTPUTS``, and ``n_outputs_``, and return the training
@@ -8,6 +10,7 @@ targets), ``_sample_weight_by_target`` (extra weights, such as
 stopping), and ``_check_fitted_model``.
 """
 
+import inspect
 import warnings
 from itertools import pairwise
 from numbers import Integral, Real
@@ -45,7 +48,7 @@ def _check_solver(self):
 
 
 class BaseBP(BaseEstimator):
-    """Shared machinery of ``BPClassifier`` (and future estimators of the family).
+    """Shared machinery of ``BPClassifier`` and ``BPRegressor``.
 
     The fitted network is published as one object, ``_network``, at the end of
     each ``fit``: a thread predicting meanwhile sees the old model or the new
@@ -90,6 +93,63 @@ class BaseBP(BaseEstimator):
         "weight_init_std": [Interval(Real, 0, None, closed="neither"), None],
         "numerical_step": [Interval(Real, 0, None, closed="neither")],
     }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="logistic",
+        *,
+        solver="adam",
+        gradient="backprop",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=0,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        weight_init_std=None,
+        numerical_step=1e-4,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.gradient = gradient
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.weight_init_std = weight_init_std
+        self.numerical_step = numerical_step
 
     # ------------------------------------------------------------ fitting ---
 
@@ -419,6 +479,33 @@ class BaseBP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def estimator_init(**own):
+    """Return an ``__init__`` taking ``BaseBP``'s parameters and ``own`` ones.
+
+    ``own`` maps each parameter particular to the estimator to its default.
+    scikit-learn reads an estimator's parameters from its ``__init__``
+    signature, so the one made here declares them all:
+    ``(self, hidden_layer_sizes, activation, *, <own>, solver, ...)``, the
+    shared ones with ``BaseBP.__init__``'s defaults. Every argument is
+    stored unchanged, as scikit-learn requires.
+    """
+    shared = list(inspect.signature(BaseBP.__init__).parameters.values())
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    own_params = [inspect.Parameter(n, keyword, default=v) for n, v in own.items()]
+    signature = inspect.Signature(shared[:3] + own_params + shared[3:])
+
+    def __init__(self, *args, **kwargs):
+        arguments = signature.bind(self, *args, **kwargs)
+        arguments.apply_defaults()
+        arguments = arguments.arguments
+        for name in own:
+            setattr(self, name, arguments.pop(name))
+        BaseBP.__init__(**arguments)
+
+    __init__.__signature__ = signature
+    return __init__
 
 
 class _ParamList(list):

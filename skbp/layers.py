@@ -16,11 +16,13 @@ reuse one set of arrays per batch size.
 from contextlib import nullcontext
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, xlogy
 
 __all__ = [
     "Affine",
     "Identity",
+    "IdentityWithLoss",
+    "PoissonWithLoss",
     "ReLU",
     "Sigmoid",
     "SigmoidWithLoss",
@@ -564,4 +566,169 @@ class SigmoidWithLoss:
         """``sum_j log(1 + exp(x_j)) - t_j x_j`` over the last axis."""
         per_element = np.logaddexp(0.0, x)
         per_element -= x * t
+        return per_element.sum(axis=-1)
+
+
+def _weighted_mean(per_sample, sample_weight):
+    """Mean over the first axis, or its ``sample_weight``-weighted mean."""
+    if sample_weight is None:
+        return per_sample.mean(axis=0)
+    return sample_weight @ per_sample / sample_weight.sum()
+
+
+def _scaled_residual(y, t, sample_weight, dout, out):
+    """``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``), into ``out``."""
+    dx = np.subtract(y, t, out=out)
+    if sample_weight is None:
+        dx *= dout / t.shape[0]
+    else:
+        dx *= ((dout / sample_weight.sum()) * sample_weight)[:, None]
+    return dx
+
+
+class IdentityWithLoss:
+    """Identity output with half squared error, for regression.
+
+    ``y = x`` and ``E = sum_j mean_i (y_ij - t_ij)**2 / 2``: half the squared
+    error, averaged over samples and summed over outputs, whose gradient
+    ``backward()`` returns, ``(y - t) / batch_size``. This is the gradient
+    ``MLPRegressor`` trains with; the loss it reports also averages over
+    outputs (its ``loss_`` is this one divided by ``n_outputs_``).
+
+    Attributes
+    ----------
+    y : ndarray of shape (n_samples, n_outputs)
+        Predictions from the last ``forward``.
+    t : ndarray of shape (n_samples, n_outputs)
+        Targets from the last ``forward``.
+    loss : float
+        Loss from the last ``forward``.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights from the last ``forward``; the loss is then
+        ``sum_i w_i E_i / sum_i w_i`` and the gradient scales accordingly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbp.layers import IdentityWithLoss
+    >>> layer = IdentityWithLoss()
+    >>> layer.forward(np.array([[1.0, 2.0], [3.0, 4.0]]), np.ones((2, 2)))
+    3.5
+    >>> layer.backward()
+    array([[0. , 0.5],
+           [1. , 1.5]])
+    """
+
+    def __init__(self):
+        self.y = None
+        self.t = None
+        self.loss = None
+        self.sample_weight = None
+
+    def __call__(self, x):
+        """Return the predictions: ``x`` itself."""
+        return x
+
+    def forward(self, x, t, sample_weight=None, out=None):
+        """Cache ``y = x`` (copied into ``out`` if given) and ``t``; return the loss."""
+        self.loss = float(_weighted_mean(self._per_sample(x, t), sample_weight))
+        self.y = _assign(out, x)
+        self.t = t
+        self.sample_weight = sample_weight
+        return self.loss
+
+    def backward(self, dout=1.0, out=None):
+        """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
+        return _scaled_residual(self.y, self.t, self.sample_weight, dout, out)
+
+    def stacked_loss(self, z, T, sample_weight=None):
+        """Loss of each stacked copy of the outputs, as ``forward`` computes it.
+
+        ``z`` of shape (n_samples, n_copies, n_outputs); ``T`` of shape
+        (n_samples, n_outputs). Returns the loss of each copy, shape (n_copies,).
+        """
+        return _weighted_mean(self._per_sample(z, T[:, None, :]), sample_weight)
+
+    @staticmethod
+    def _per_sample(x, t):
+        """``sum_j (x_j - t_j)**2 / 2`` over the last axis."""
+        residual = x - t
+        residual *= residual
+        return 0.5 * residual.sum(axis=-1)
+
+
+class PoissonWithLoss:
+    """Exponential output with half Poisson deviance, for counts and rates.
+
+    ``y = exp(x)`` (the log link) and
+    ``E = sum_j mean_i [t_ij log(t_ij / y_ij) - t_ij + y_ij]``, the half
+    Poisson deviance of ``MLPRegressor(loss="poisson")``, computed from the
+    raw output as ``exp(x) - t x + t log(t) - t`` (no ``log(exp(x))``, and
+    ``0 log 0 = 0``). ``backward()`` returns ``(y - t) / batch_size``. The
+    targets must be non-negative. An output beyond ``log`` of the largest
+    float makes the loss infinite, which training reports as divergence.
+
+    Attributes
+    ----------
+    y : ndarray of shape (n_samples, n_outputs)
+        Predictions ``exp(x)`` from the last ``forward``.
+    t : ndarray of shape (n_samples, n_outputs)
+        Targets from the last ``forward``.
+    loss : float
+        Loss from the last ``forward``.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights from the last ``forward``; the loss is then
+        ``sum_i w_i E_i / sum_i w_i`` and the gradient scales accordingly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbp.layers import PoissonWithLoss
+    >>> layer = PoissonWithLoss()
+    >>> layer.forward(np.zeros((2, 1)), np.array([[0.0], [1.0]]))  # mean of 1 and 0
+    0.5
+    >>> layer.backward()
+    array([[0.5],
+           [0. ]])
+    """
+
+    def __init__(self):
+        self.y = None
+        self.t = None
+        self.loss = None
+        self.sample_weight = None
+
+    def __call__(self, x):
+        """Return the predictions ``exp(x)`` without caching anything."""
+        with np.errstate(over="ignore"):
+            return np.exp(x)
+
+    def forward(self, x, t, sample_weight=None, out=None):
+        """Cache ``exp(x)`` (into ``out`` if given) and ``t``; return the loss."""
+        self.loss = float(_weighted_mean(self._per_sample(x, t), sample_weight))
+        with np.errstate(over="ignore"):
+            self.y = np.exp(x, out=out)
+        self.t = t
+        self.sample_weight = sample_weight
+        return self.loss
+
+    def backward(self, dout=1.0, out=None):
+        """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
+        return _scaled_residual(self.y, self.t, self.sample_weight, dout, out)
+
+    def stacked_loss(self, z, T, sample_weight=None):
+        """Loss of each stacked copy of the raw outputs, as ``forward`` computes it.
+
+        ``z`` of shape (n_samples, n_copies, n_outputs); ``T`` of shape
+        (n_samples, n_outputs). Returns the loss of each copy, shape (n_copies,).
+        """
+        return _weighted_mean(self._per_sample(z, T[:, None, :]), sample_weight)
+
+    @staticmethod
+    def _per_sample(x, t):
+        """``sum_j exp(x_j) - t_j x_j + t_j log(t_j) - t_j`` over the last axis."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            per_element = np.exp(x)
+            per_element -= x * t
+            per_element += xlogy(t, t) - t
         return per_element.sum(axis=-1)

@@ -7,6 +7,8 @@ import numpy as np
 from .layers import (
     Affine,
     Identity,
+    IdentityWithLoss,
+    PoissonWithLoss,
     ReLU,
     Sigmoid,
     SigmoidWithLoss,
@@ -17,8 +19,14 @@ from .layers import (
 # Hidden-layer activations by scikit-learn's name.
 ACTIVATIONS = {"logistic": Sigmoid, "tanh": Tanh, "relu": ReLU, "identity": Identity}
 
-# Output layers (each owns its loss) by name.
-OUTPUTS = {"softmax": SoftmaxWithLoss, "logistic": SigmoidWithLoss}
+# Output layers (each owns its loss) by their ``out_activation_`` name, as in
+# scikit-learn's MLPs: "exp" is the Poisson loss's log link.
+OUTPUTS = {
+    "softmax": SoftmaxWithLoss,
+    "logistic": SigmoidWithLoss,
+    "identity": IdentityWithLoss,
+    "exp": PoissonWithLoss,
+}
 
 
 class Network:
