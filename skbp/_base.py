@@ -557,14 +557,13 @@ def _finite_logit_blocks(network, X):
     number of rows; each block of ``X`` is converted to the network's dtype.
     """
     for rows in _training._batches(X.shape[0], _PREDICT_CHUNK_ROWS):
-        block = X[rows]
-        block = (
-            block.astype(network.dtype, copy=False)
-            if sp.issparse(block)
-            else np.asarray(block, dtype=network.dtype)
-        )
         with np.errstate(over="ignore", invalid="ignore"):
-            logits = network.logits(block)
+            logits = network.logits(as_dtype(X[rows], network.dtype))
         if not np.isfinite(logits).all():
             raise FloatingPointError("network outputs overflowed")
         yield rows, logits
+
+
+def as_dtype(X, dtype):
+    """Dense or sparse ``X`` converted to ``dtype`` (no copy when it has it)."""
+    return X.astype(dtype, copy=False) if sp.issparse(X) else np.asarray(X, dtype)

@@ -11,7 +11,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import BaseBP, _check_solver, estimator_init
+from ._base import BaseBP, _check_solver, as_dtype, estimator_init
 from .layers import Sigmoid, log_softmax, softmax
 
 
@@ -421,7 +421,7 @@ class BPClassifier(ClassifierMixin, BaseBP):
         if seen.size < 2:
             return
         with np.errstate(over="ignore", invalid="ignore"):
-            predicted = network.logits(_as_dtype(X[rows], network.dtype)).argmax(axis=1)
+            predicted = network.logits(as_dtype(X[rows], network.dtype)).argmax(axis=1)
         if (predicted == predicted[0]).all():
             warnings.warn(
                 "BPClassifier predicts only one class "
@@ -522,10 +522,6 @@ def _check_classes(classes, multilabel):
         if np.unique(array).size != array.size:
             raise ValueError(f"classes has repeated labels: {array.tolist()}.")
     return np.unique(array)
-
-
-def _as_dtype(X, dtype):
-    return X.astype(dtype, copy=False) if sp.issparse(X) else np.asarray(X, dtype)
 
 
 def _softmax(logits):
