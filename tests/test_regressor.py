@@ -1,0 +1,417 @@
+"""``BPRegressor`` and its output layers, checked against independent oracles.
+
+The oracles: central differences of each output layer's loss;
+scikit-learn's ``squared_loss`` and ``poisson_loss``; ``MLPRegressor(
+activation="logistic")`` configured identically (same draws, batches and
+updates), which must end at the same weights; the numerical gradient, whose
+same-seed fits must agree with backprop's; ``r2_score``; and scikit-learn's
+estimator checks.
+"""
+
+import pickle
+import threading
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from _helpers import numerical_grad
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import make_regression
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.neural_network import MLPRegressor
+from sklearn.neural_network._base import poisson_loss, squared_loss
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skbp import BPRegressor, gradient_check
+from skbp.layers import IdentityWithLoss, PoissonWithLoss
+from skbp.network import OUTPUTS
+
+X, Y3 = make_regression(120, 5, n_targets=3, noise=1.0, random_state=0)
+Y3 = Y3 / np.abs(Y3).max()  # targets of order 1, as a scaled problem has
+SW = np.random.default_rng(0).uniform(0.2, 2.0, len(X))
+COMMON = dict(
+    hidden_layer_sizes=(7,),
+    max_iter=20,
+    learning_rate_init=0.01,
+    alpha=1e-3,
+    random_state=0,
+)
+
+
+def targets(loss, n_targets):
+    y = np.exp(Y3) if loss == "poisson" else Y3
+    return y[:, 0] if n_targets == 1 else y
+
+
+def flat(reg):
+    return np.concatenate([a.ravel() for a in reg.coefs_ + reg.intercepts_])
+
+
+def fit_quietly(reg, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return reg.fit(*args, **kwargs)
+
+
+# ------------------------------------------------------------ output layers ---
+
+LAYERS = [IdentityWithLoss, PoissonWithLoss]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("layer_class", LAYERS)
+def test_backward_is_the_gradient_of_forward(layer_class, weighted):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(6, 3))
+    t = rng.uniform(0, 2, size=(6, 3))
+    sw = rng.uniform(0.1, 2.0, 6) if weighted else None
+    layer = layer_class()
+    expected = numerical_grad(lambda: layer_class().forward(x, t, sw), x)
+    layer.forward(x.copy(), t, sw)
+    assert_allclose(layer.backward(), expected, rtol=1e-7, atol=1e-10)
+    assert_allclose(layer.backward(2.0), 2 * expected, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_losses_are_scikit_learns(weighted):
+    """Half squared error summed over outputs (the loss MLPRegressor's gradient
+    is of: it reports the mean over outputs), half Poisson deviance as is."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(8, 3))
+    t = rng.uniform(0, 3, size=(8, 3))
+    t[0] = 0.0  # 0 log 0 = 0
+    sw = rng.uniform(0.1, 2.0, 8) if weighted else None
+    assert IdentityWithLoss().forward(x, t, sw) == pytest.approx(
+        3 * squared_loss(t, x, sw), rel=1e-14
+    )
+    assert PoissonWithLoss().forward(x, t, sw) == pytest.approx(
+        poisson_loss(t, np.exp(x), sw), rel=1e-14
+    )
+
+
+@pytest.mark.parametrize("layer_class", LAYERS)
+def test_forward_writes_only_where_asked(layer_class):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 2))
+    t = rng.uniform(0, 2, size=(4, 2))
+    x0, t0 = x.copy(), t.copy()
+    layer = layer_class()
+    loss = layer.forward(x, t)
+    assert_array_equal(x, x0)
+    assert_array_equal(t, t0)
+    assert_allclose(layer.y, layer(x0))
+    dx = layer.backward()
+    assert_array_equal(x, x0)
+    in_place = layer_class()
+    assert in_place.forward(x, t, out=x) == loss
+    assert in_place.y is x  # written over its input, as the network asks
+    assert_allclose(x, layer(x0))
+    assert_allclose(in_place.backward(out=np.empty_like(x)), dx)
+
+
+def test_poisson_loss_is_stable_for_large_outputs():
+    x = np.array([[-800.0, 0.0, 700.0]])
+    t = np.array([[0.0, 1.0, 3.0]])
+    loss = PoissonWithLoss().forward(x, t)  # no overflow, no log(0)
+    assert np.isfinite(loss)
+    assert loss == pytest.approx(np.exp(700.0) - 3 * 700 + 3 * np.log(3) - 3 + 1)
+    with np.errstate(over="raise"):
+        assert PoissonWithLoss().forward(np.array([[800.0]]), t[:, :1]) == np.inf
+
+
+def test_outputs_registered_under_mlpregressors_names():
+    assert OUTPUTS["identity"] is IdentityWithLoss
+    assert OUTPUTS["exp"] is PoissonWithLoss
+
+
+# ------------------------------------------------------------- MLPRegressor ---
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("n_targets", [1, 3])
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_same_weights_as_mlpregressor(loss, n_targets, solver, weighted):
+    if loss == "squared_error" and n_targets > 1 and solver == "lbfgs":
+        pytest.skip("see test_multioutput_lbfgs_differs_from_mlpregressor")
+    y = targets(loss, n_targets)
+    sw = SW if weighted else None
+    params = dict(COMMON, loss=loss, solver=solver)
+    if solver != "lbfgs":
+        params["n_iter_no_change"] = np.inf  # losses differ by n_outputs: no tol
+    mlp = fit_quietly(MLPRegressor(activation="logistic", **params), X, y, sw)
+    reg = fit_quietly(BPRegressor(**params), X, y, sample_weight=sw)
+    assert_allclose(flat(reg), flat(mlp), rtol=0, atol=1e-10)
+    assert reg.n_iter_ == mlp.n_iter_
+    if solver != "lbfgs":  # (MLPRegressor's L-BFGS leaves t_ at 0)
+        assert reg.t_ == mlp.t_
+    assert reg.out_activation_ == mlp.out_activation_
+    assert reg.n_outputs_ == mlp.n_outputs_ and reg.n_layers_ == mlp.n_layers_
+    prediction = reg.predict(X)
+    assert prediction.shape == mlp.predict(X).shape
+    assert_allclose(prediction, mlp.predict(X), rtol=1e-9, atol=1e-10)
+    if n_targets == 1 or loss == "poisson":
+        assert reg.loss_ == pytest.approx(mlp.loss_, rel=1e-9)
+        if solver != "lbfgs":  # (MLPRegressor's L-BFGS keeps no curve)
+            assert reg.loss_curve_ == pytest.approx(mlp.loss_curve_, rel=1e-9)
+
+
+def test_squared_error_loss_is_mlpregressors_times_n_outputs():
+    """MLPRegressor reports the squared error averaged over outputs but trains
+    on the gradient of their sum, the loss BPRegressor reports (without L2)."""
+    params = dict(COMMON, alpha=0.0, solver="sgd", max_iter=3)
+    mlp = fit_quietly(MLPRegressor(activation="logistic", **params), X, Y3)
+    reg = fit_quietly(BPRegressor(**params), X, Y3)
+    assert_allclose(reg.loss_curve_, 3 * np.array(mlp.loss_curve_), rtol=1e-12)
+
+
+def test_multioutput_lbfgs_differs_from_mlpregressor():
+    """MLPRegressor's L-BFGS sees the loss averaged over outputs and the
+    gradient of their sum, two functions; BPRegressor minimises one."""
+    params = dict(COMMON, solver="lbfgs")
+    mlp = fit_quietly(MLPRegressor(activation="logistic", **params), X, Y3)
+    reg = fit_quietly(BPRegressor(**params), X, Y3)
+    assert np.abs(flat(reg) - flat(mlp)).max() > 1e-4
+    # Same loss and gradient as MLPRegressor's stochastic updates, though:
+    sgd = dict(params, solver="sgd", n_iter_no_change=np.inf)
+    mlp = fit_quietly(MLPRegressor(activation="logistic", **sgd), X, Y3)
+    assert_allclose(flat(fit_quietly(BPRegressor(**sgd), X, Y3)), flat(mlp), atol=1e-10)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_partial_fit_and_early_stopping_as_mlpregressor(loss):
+    y = targets(loss, 3)
+    params = dict(COMMON, loss=loss, solver="sgd")
+    mlp = MLPRegressor(activation="logistic", **params)
+    reg = BPRegressor(**params)
+    for rows in (slice(0, 60), slice(60, None), slice(None)):
+        mlp.partial_fit(X[rows], y[rows], sample_weight=SW[rows])
+        reg.partial_fit(X[rows], y[rows], sample_weight=SW[rows])
+    assert_allclose(flat(reg), flat(mlp), atol=1e-10)
+    params.update(early_stopping=True, max_iter=15, tol=0.0, n_iter_no_change=3)
+    mlp = fit_quietly(MLPRegressor(activation="logistic", **params), X, y, SW)
+    reg = fit_quietly(BPRegressor(**params), X, y, sample_weight=SW)
+    assert_allclose(reg.validation_scores_, mlp.validation_scores_, rtol=1e-9)
+    assert reg.best_validation_score_ == pytest.approx(mlp.best_validation_score_)
+    assert reg.n_iter_ == mlp.n_iter_
+    assert_allclose(flat(reg), flat(mlp), atol=1e-10)
+
+
+# ---------------------------------------------------- backprop vs numerical ---
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_backprop_and_numerical_fits_agree(loss, solver):
+    y = targets(loss, 2 if loss == "poisson" else 3)[:60]
+    params = dict(COMMON, hidden_layer_sizes=(4,), loss=loss, solver=solver)
+    params.update(max_iter=10, batch_size=20, n_iter_no_change=np.inf)
+    fits = [
+        fit_quietly(BPRegressor(gradient=g, **params), X[:60], y, sample_weight=SW[:60])
+        for g in ("backprop", "numerical")
+    ]
+    # L-BFGS's line search amplifies the 1e-10 differences of each gradient.
+    tol = 1e-6 if solver == "lbfgs" else 1e-8
+    assert_allclose(flat(fits[1]), flat(fits[0]), rtol=0, atol=tol)
+    assert_allclose(fits[1].loss_curve_, fits[0].loss_curve_, rtol=tol)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_gradient_check(loss):
+    reg = BPRegressor((4,), loss=loss, random_state=0)
+    errors = gradient_check(reg, X, targets(loss, 3))
+    assert list(errors) == ["W1", "b1", "W2", "b2"]
+    assert max(errors.values()) < 1e-7
+    assert not hasattr(reg, "coefs_")  # unchanged
+
+
+# ---------------------------------------------------------- estimator checks ---
+
+NUMERICAL = dict(
+    hidden_layer_sizes=(5,),
+    gradient="numerical",
+    solver="lbfgs",
+    max_iter=50,
+    random_state=0,
+)
+
+
+# No expected failures: every check passes, the multi-output ones included
+# (the tags say multi-output y is supported).
+@parametrize_with_checks([BPRegressor(random_state=0), BPRegressor(**NUMERICAL)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+# ------------------------------------------------------------------ targets ---
+
+
+def test_1d_y_predicts_1d_and_column_y_warns_as_mlpregressor():
+    y = Y3[:, 0]
+    reg = fit_quietly(BPRegressor((3,), max_iter=2, random_state=0), X, y)
+    assert reg.n_outputs_ == 1 and reg.predict(X).shape == (len(X),)
+    with pytest.warns(DataConversionWarning):
+        column = fit_quietly(
+            BPRegressor((3,), max_iter=2, random_state=0), X, y[:, None]
+        )
+    assert_array_equal(column.predict(X), reg.predict(X))
+    assert fit_quietly(BPRegressor((3,), max_iter=2), X, Y3).predict(X).shape == (
+        len(X),
+        3,
+    )
+
+
+def test_poisson_refuses_negative_targets():
+    with pytest.raises(ValueError, match="non-negative targets"):
+        BPRegressor(loss="poisson").fit(X, Y3)
+
+
+def test_continuing_needs_the_same_outputs_and_loss():
+    reg = BPRegressor((3,), solver="sgd", random_state=0).partial_fit(X, Y3)
+    with pytest.raises(ValueError, match="y has 1 outputs"):
+        reg.partial_fit(X, Y3[:, 0])
+    with pytest.raises(ValueError, match="differs from the loss"):
+        reg.set_params(loss="poisson").partial_fit(X, np.exp(Y3))
+    reg.set_params(loss="squared_error").partial_fit(X, Y3)  # still usable
+
+
+def test_partial_fit_only_for_stochastic_solvers():
+    assert not hasattr(BPRegressor(solver="lbfgs"), "partial_fit")
+
+
+def test_non_numeric_targets_are_refused():
+    with pytest.raises(ValueError, match="numeric targets"):
+        BPRegressor().fit(X[:3], np.array(["a", "b", "c"], dtype=object))
+
+
+def test_early_stopping_scores_r2():
+    reg = fit_quietly(
+        BPRegressor((5,), early_stopping=True, max_iter=5, random_state=0), X, Y3
+    )
+    assert len(reg.validation_scores_) == reg.n_iter_
+    assert reg.best_validation_score_ == max(reg.validation_scores_)
+    logits = np.array([[0.0, 1.0], [2.0, 3.0], [1.0, 1.0]])
+    T = np.array([[0.5, 1.0], [2.0, 2.0], [1.0, 0.0]])
+    w = np.array([1.0, 2.0, 3.0])
+    assert reg._validation_score(logits, T, w) == pytest.approx(
+        r2_score(T, logits, sample_weight=w)
+    )
+
+
+# ------------------------------------------------------- inputs and predict ---
+
+
+def test_sparse_and_float32_inputs():
+    reg = fit_quietly(BPRegressor((4,), max_iter=3, random_state=0), X, Y3)
+    dense = reg.predict(X)
+    sparse = fit_quietly(
+        BPRegressor((4,), max_iter=3, random_state=0), sp.csr_array(X), Y3
+    )
+    assert_allclose(sparse.predict(sp.csr_array(X)), dense, rtol=1e-12)
+    single = fit_quietly(
+        BPRegressor((4,), max_iter=3, random_state=0), X.astype(np.float32), Y3
+    )
+    assert single.coefs_[0].dtype == np.float32
+    assert single.predict(X).dtype == np.float32
+    assert_allclose(single.predict(X), dense, rtol=1e-3, atol=1e-4)
+
+
+def test_chunked_predict_and_threads(monkeypatch):
+    import skbp._base
+
+    reg = fit_quietly(
+        BPRegressor((4,), loss="poisson", max_iter=3, random_state=0), X, np.exp(Y3)
+    )
+    whole = reg.predict(X)
+    monkeypatch.setattr(skbp._base, "_PREDICT_CHUNK_ROWS", 7)
+    results = [None] * 4
+
+    def work(i):
+        results[i] = reg.predict(X)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results:  # blocks of 7 rows: BLAS may round differently
+        assert_allclose(result, whole, rtol=1e-14)
+        assert_array_equal(result, results[0])
+
+
+def test_overflowing_poisson_prediction_is_a_clear_error():
+    reg = fit_quietly(
+        BPRegressor((3,), loss="poisson", max_iter=2, random_state=0), X, np.exp(Y3)
+    )
+    reg.intercepts_[-1] = np.full(3, 800.0)  # exp(800) overflows
+    with pytest.raises(ValueError, match="outputs overflowed"):
+        reg.predict(X)
+
+
+def test_divergence_is_an_error_that_keeps_the_model():
+    reg = fit_quietly(BPRegressor((3,), max_iter=2, random_state=0), X, Y3)
+    before = flat(reg)
+    with pytest.raises(ValueError, match="Training diverged"):
+        reg.set_params(warm_start=True).fit(X, Y3 * 1e200)
+    assert_array_equal(flat(reg), before)
+
+
+# -------------------------------------------------------------- persistence ---
+
+
+def test_pickle_and_joblib_round_trips(tmp_path):
+    reg = fit_quietly(BPRegressor((4,), max_iter=3, random_state=0), X, Y3)
+    for loaded in (
+        pickle.loads(pickle.dumps(reg)),
+        joblib.load(joblib.dump(reg, tmp_path / "reg.joblib")[0]),
+    ):
+        assert_array_equal(loaded.predict(X), reg.predict(X))
+        assert loaded.loss_curve_ == reg.loss_curve_
+
+
+def test_skops_round_trip(tmp_path):
+    sio = pytest.importorskip("skops.io")
+    reg = fit_quietly(
+        BPRegressor((4,), loss="poisson", max_iter=3, random_state=0), X, np.exp(Y3)
+    )
+    path = tmp_path / "reg.skops"
+    sio.dump(reg, path)
+    untrusted = sio.get_untrusted_types(file=path)
+    assert "skbp.regressor.BPRegressor" in untrusted
+    assert {t.split(".")[1] for t in untrusted} <= {"regressor", "optimizers"}
+    loaded = sio.load(path, trusted=untrusted)
+    assert_array_equal(loaded.predict(X), reg.predict(X))
+
+
+def test_training_curve_display_shows_r2():
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from skbp import TrainingCurveDisplay
+
+    reg = fit_quietly(
+        BPRegressor((4,), early_stopping=True, max_iter=4, random_state=0), X, Y3
+    )
+    display = TrainingCurveDisplay.from_estimator(reg)
+    assert display.validation_ax_.get_ylabel() == "Validation score (R²)"
+    assert display.ax_.get_legend_handles_labels()[1][0].startswith(
+        "BPRegressor (backprop)"
+    )
+    plt.close("all")
+
+
+def test_grid_search_in_a_pipeline():
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), BPRegressor((4,), max_iter=5, random_state=0)),
+        {"bpregressor__gradient": ["backprop", "numerical"]},
+        cv=KFold(2),
+    )
+    fit_quietly(search, X[:40], Y3[:40])
+    scores = search.cv_results_["mean_test_score"]
+    assert_allclose(scores[0], scores[1], rtol=1e-6)
