@@ -57,6 +57,19 @@ def test_cross_val_backprop_vs_numerical(tmp_path):
     check_figure(stdout, figure)
 
 
+def test_regression_backprop_vs_numerical(tmp_path):
+    figure = tmp_path / "regression.png"
+    stdout = run_example(
+        "plot_regression_backprop_vs_numerical.py",
+        *("--n-samples", "120", "--cv", "2", "--epochs", "2", "--hidden", "3"),
+        *("--output", str(figure)),
+    )
+    assert stdout.count("R² bp   R² num") == 2  # diabetes and 3 targets
+    assert "network [10, 3, 3]" in stdout
+    assert stdout.count("mean speed-up of backprop") == 2
+    check_figure(stdout, figure)
+
+
 def test_grid_search(tmp_path):
     figure = tmp_path / "grid_search.png"
     stdout = run_example(
