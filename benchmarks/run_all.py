@@ -25,6 +25,7 @@ SCRIPTS = [
     "bench_numerical",
     "bench_predict",
     "bench_solvers",
+    "bench_regressor",
     "bench_scaling",
     "profile_steps",
     "profile_step_ops",

@@ -89,6 +89,18 @@ def test_solvers():
     assert "lbfgs: BP / MLP time per fit" in stdout
 
 
+def test_regressor():
+    stdout = run_benchmark(
+        "bench_regressor",
+        *("--n-samples", "200", "--hidden", "4", "--epochs", "1", "--repeats", "1"),
+        *("--targets", "2"),
+    )
+    assert_header(stdout)
+    assert "BPRegressor" in stdout and "MLPRegressor" in stdout and "test R²" in stdout
+    assert "time per step, BPRegressor / MLPRegressor:" in stdout
+    assert "same start, same batches" in stdout
+
+
 def test_scaling(tmp_path):
     figure = tmp_path / "scaling.png"
     stdout = run_benchmark(
