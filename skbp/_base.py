@@ -6,8 +6,8 @@ Subclasses say what is particular to them through a few hooks:
 ``_encode_targets`` (validate ``y``, set ``out_activation_``, the output
 layer's name in ``OUTPUTS``, and ``n_outputs_``, and return the training
 targets), ``_sample_weight_by_target`` (extra weights, such as
-``class_weight``), ``_stratify_labels`` and ``_validation_score`` (early
-stopping), and ``_check_fitted_model``.
+``class_weight``), ``_stratify_labels``, ``_validation_score`` and
+``_decode_targets`` (early stopping), and ``_check_fitted_model``.
 """
 
 import inspect
@@ -18,15 +18,17 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
+from sklearn.metrics import get_scorer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import (
+    _assert_all_finite,
     _check_sample_weight,
     check_is_fitted,
     validate_data,
 )
 
-from . import _training
+from . import _callbacks, _training
 from ._version import __version__
 from .gradients import GRADIENTS
 from .network import ACTIVATIONS, Network
@@ -36,6 +38,14 @@ _PREDICT_CHUNK_ROWS = 4096
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 # Integer hyperparameters for which True/False are mistakes, not 1/0.
 _INTEGER_PARAMS = ("hidden_layer_sizes", "batch_size", "max_iter", "max_fun")
+# Callback state of a running fit (scikit-learn's, then skbp's): never pickled.
+# Callbacks registered with set_callbacks stay registered, as in scikit-learn.
+_FIT_TIME_ATTRIBUTES = (
+    "_callback_fit_ctx",
+    "_skl_callbacks_to_teardown",
+    "_parent_callback_ctx",
+    "_fit_tasks",
+)
 
 
 def _check_solver(self):
@@ -47,7 +57,7 @@ def _check_solver(self):
     return True
 
 
-class BaseBP(BaseEstimator):
+class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
     """Shared machinery of ``BPClassifier`` and ``BPRegressor``.
 
     The fitted network is published as one object, ``_network``, at the end of
@@ -82,6 +92,7 @@ class BaseBP(BaseEstimator):
         "nesterovs_momentum": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "scoring": [str, callable, None],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
@@ -116,6 +127,7 @@ class BaseBP(BaseEstimator):
         nesterovs_momentum=True,
         early_stopping=False,
         validation_fraction=0.1,
+        scoring=None,
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
@@ -143,6 +155,7 @@ class BaseBP(BaseEstimator):
         self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.scoring = scoring
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -154,11 +167,21 @@ class BaseBP(BaseEstimator):
     # ------------------------------------------------------------ fitting ---
 
     def _guarded_fit(self, X, y, sample_weight, incremental, classes=None):
-        """Fit a working copy of the state; publish it in one assignment at the end."""
+        """Fit a working copy of the state; publish it in one assignment at the end.
+
+        The callbacks' context is opened on ``self`` first, so that
+        scikit-learn's ``_fit_context`` finds it there to tear it down whether
+        the fit succeeds or not.
+        """
+        tasks = _callbacks.FitTasks.start(self, X, y, sample_weight, incremental)
         work = object.__new__(type(self))
         work.__dict__.update(self.__dict__)
+        work._fit_tasks = tasks  # read by the training loops
         work._fit(X, y, sample_weight, incremental, classes)
+        del work._fit_tasks
         self.__dict__ = work.__dict__
+        if tasks is not None:
+            tasks.end()
         return self
 
     def _fit(self, X, y, sample_weight, incremental, classes):
@@ -209,7 +232,9 @@ class BaseBP(BaseEstimator):
             dtype=dtype,
             multi_output=True,
             reset=first_pass,
+            ensure_all_finite=False,  # checked below, in the pass that bounds |X|
         )
+        self._input_bound = _finite_input_bound(X, type(self).__name__)
         T = self._encode_targets(y, X.dtype, first_pass, incremental, classes)
         sample_weight = self._combined_sample_weight(sample_weight, X, T, incremental)
         layer_units = [X.shape[1], *self._hidden_sizes(), self.n_outputs_]
@@ -250,6 +275,8 @@ class BaseBP(BaseEstimator):
                 "validation_fraction must be in the open interval (0, 1) when "
                 f"early_stopping=True; got {self.validation_fraction!r}."
             )
+        if isinstance(self.scoring, str) and self.scoring != "loss":
+            get_scorer(self.scoring)  # a ValueError that says where to find names
         if incremental and self.early_stopping:
             raise ValueError(
                 "partial_fit does not support early_stopping=True: there is no "
@@ -314,7 +341,7 @@ class BaseBP(BaseEstimator):
     def _reset_history(self):
         self.t_ = 0
         self.loss_curve_ = []
-        self.validation_scores_ = None
+        self.validation_scores_ = self.validation_loss_curve_ = None
         self.__dict__.pop("_optimizer", None)
 
     def _start_call(self, incremental):
@@ -323,12 +350,20 @@ class BaseBP(BaseEstimator):
         self._no_improvement_count = 0
         if self.early_stopping:
             self.best_loss_ = None
-            self.best_validation_score_ = -np.inf
+            # The held-out loss ("loss") is best when lowest, any score highest.
+            self.best_validation_score_ = np.inf if self.scoring == "loss" else -np.inf
             self.validation_scores_ = list(self.validation_scores_ or [])
+            self.validation_loss_curve_ = list(
+                getattr(self, "validation_loss_curve_", None) or []
+            )
         elif not incremental or getattr(self, "best_loss_", None) is None:
             self.best_loss_ = np.inf
             self.best_validation_score_ = None
-            self.validation_scores_ = None
+            self.validation_scores_ = self.validation_loss_curve_ = None
+
+    def _decode_targets(self, T):
+        """The training targets ``T`` as ``predict`` returns them (a scorer's ``y``)."""
+        return T[:, 0] if T.ndim == 2 and T.shape[1] == 1 else T
 
     def _announce(self, network, n_samples):
         if self.verbose and self.gradient == "numerical":
@@ -348,16 +383,16 @@ class BaseBP(BaseEstimator):
         """Raise if the fitted network's outputs on ``X`` overflow.
 
         Each step checks its loss, but the last update could still leave finite
-        weights so large that the outputs overflow. Only then (huge weights or
-        inputs) is a forward pass over ``X`` worth its cost.
+        weights so large that the outputs overflow. ``_prepare`` bounded
+        ``|X|``; carried through the layers, that bound rules overflow out
+        from the weights alone, unless it comes near the float range (huge
+        weights or inputs): only then is a forward pass over ``X`` run.
         """
-        if np.abs(network.params).max() <= 1e6:
-            values = X.data if sp.issparse(X) else X
-            if (
-                max(float(values.max(initial=0)), -float(values.min(initial=0)))
-                <= 1e100
-            ):
-                return  # intermediate values stay far below the float range
+        bound = self.__dict__.pop("_input_bound", None)
+        if bound is None:
+            bound = _finite_input_bound(X, type(self).__name__)
+        if network.cannot_overflow(bound):
+            return
         try:
             for _ in _finite_logit_blocks(network, X):
                 pass
@@ -449,6 +484,8 @@ class BaseBP(BaseEstimator):
 
     def __getstate__(self):
         state = dict(super().__getstate__())
+        for name in _FIT_TIME_ATTRIBUTES:  # exist only while fit runs
+            state.pop(name, None)
         network = state.pop("_network", None)
         if network is not None:  # the parameters, not the layers' caches
             state["_network"] = (
@@ -548,6 +585,30 @@ def _checked(view, value, name):
     if not np.isfinite(value).all():
         raise ValueError(f"{name} must hold finite values; got NaN or infinity.")
     return value
+
+
+def _finite_input_bound(X, estimator_name):
+    """Raise, as validation does, if ``X`` holds NaN or infinity; else bound ``|X|``.
+
+    One pass over the values for the usual data: the sum of squares is
+    finite only if every value is, and, as a sum of non-negative terms, it
+    is at least the largest square whatever the order of the additions, so
+    its square root bounds every ``|x|`` (up to rounding: the factor 2).
+    Otherwise (NaN, infinity, squares beyond the float range, non-contiguous
+    arrays) scikit-learn's check raises or passes, then the maximum and the
+    minimum give the bound.
+    """
+    values = X.data if sp.issparse(X) else X
+    if values.size == 0:
+        return 0.0
+    if values.flags.c_contiguous or values.flags.f_contiguous:
+        flat = values.ravel(order="K")  # a view
+        with np.errstate(over="ignore", invalid="ignore"):
+            squares = float(np.dot(flat, flat))
+        if np.isfinite(squares):
+            return 2.0 * np.sqrt(squares) + 1.0  # + 1: squares that underflowed
+    _assert_all_finite(values, input_name="X", estimator_name=estimator_name)
+    return max(float(values.max()), -float(values.min()))
 
 
 def _finite_logit_blocks(network, X):

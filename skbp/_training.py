@@ -15,9 +15,11 @@ from numbers import Real
 import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 
 from . import _threads
+from ._callbacks import predicting_copy
 from .gradients import GRADIENTS
 from .optimizers import AdamOptimizer, SGDOptimizer
 
@@ -34,14 +36,18 @@ def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
             est, X, T, sample_weight, rng
         )
         est._best_params = None  # set by the first validated epoch
+        validation = _Validation(est, *validation)
     n_samples = X.shape[0]
     batch_size = est._batch_size(n_samples)
     compute_gradient = GRADIENTS[est.gradient]
     sample_idx = np.arange(n_samples)
     gather = _RowGather(X, batch_size)
+    tasks = getattr(est, "_fit_tasks", None)  # callbacks: see skbp._callbacks
     try:
         for _ in range(1 if incremental else est.max_iter):
             start = time.perf_counter()
+            if tasks is not None:
+                tasks.subtask_begin()
             if est.shuffle:
                 # The permutation sklearn.utils.shuffle draws, without its overhead.
                 rng.shuffle(sample_idx)
@@ -53,6 +59,8 @@ def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
             if est.verbose:
                 _print_epoch(est, time.perf_counter() - start)
             optimizer.iteration_ends(est.t_)
+            if tasks is not None and tasks.subtask_end(est, network):
+                break  # a callback asked to stop, as early stopping would
             if _should_stop(est, optimizer):
                 break
         else:
@@ -202,14 +210,56 @@ def _record_epoch(est, network, loss, n_samples, validation):
         improved = loss <= est.best_loss_ - est.tol
         est.best_loss_ = min(est.best_loss_, loss)
     else:
-        X_val, T_val, sw_val = validation
-        score = est._validation_score(network.logits(X_val), T_val, sw_val)
+        validation_loss, score = validation.evaluate(est, network)
+        est.validation_loss_curve_.append(validation_loss)
         est.validation_scores_.append(score)
-        improved = score >= est.best_validation_score_ + est.tol
-        if score > est.best_validation_score_ or est._best_params is None:
+        # Compare in the "higher is better" direction: the loss is negated.
+        sign = -1.0 if est.scoring == "loss" else 1.0
+        best = sign * est.best_validation_score_
+        improved = sign * score >= best + est.tol
+        if sign * score > best or est._best_params is None:
             est.best_validation_score_ = score
             est._best_params = network.params.copy()
     est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
+
+
+class _Validation:
+    """The held-out rows of early stopping and how each epoch is scored on them."""
+
+    def __init__(self, est, X, T, sample_weight):
+        self.X, self.T, self.sample_weight = X, T, sample_weight
+        self.scorer = None
+        if est.scoring is not None and est.scoring != "loss":
+            self.scorer = get_scorer(est.scoring)  # a callable is returned as is
+            self.y = est._decode_targets(T)
+
+    def evaluate(self, est, network):
+        """Return the held-out loss and the score that ``est.scoring`` names.
+
+        The loss is ``loss_curve_``'s: the output layer's (weighted) mean loss
+        plus the L2 term ``0.5 * alpha * sum(W**2) / sum(w)``, here over the
+        held-out rows as one batch.
+        """
+        logits = network.logits(self.X)
+        if self.scorer is not None:
+            # An estimator predicting with this epoch's parameters; the rows
+            # are validated arrays, which carry no feature names.
+            model = predicting_copy(est, network)
+            model.__dict__.pop("feature_names_in_", None)
+            sw = self.sample_weight
+            kwargs = {} if sw is None else {"sample_weight": sw}
+            score = float(self.scorer(model, self.X, self.y, **kwargs))
+        elif est.scoring is None:
+            score = est._validation_score(logits, self.T, self.sample_weight)
+        # A fresh output layer: the training network's caches stay as they are.
+        loss = type(network.loss_layer)().forward(
+            logits, self.T, self.sample_weight, out=logits
+        )
+        if est.alpha:
+            scale = network.penalty_scale(len(self.T), self.sample_weight, est.alpha)
+            loss += scale * sum(network.squared_weights())
+        loss = float(loss)
+        return loss, loss if est.scoring == "loss" else score
 
 
 def _should_stop(est, optimizer):
@@ -252,11 +302,12 @@ def fit_lbfgs(est, network, X, T, sample_weight):
         check_finite(loss, "loss")
         return loss, network.grads.astype(np.float64)
 
-    curve, last = [], None
+    curve, last, stopped = [], None, False
     start = time.perf_counter()
+    tasks = getattr(est, "_fit_tasks", None)  # callbacks: see skbp._callbacks
 
     def record(intermediate_result):
-        nonlocal last
+        nonlocal last, stopped
         last = intermediate_result.x.copy()
         curve.append(float(intermediate_result.fun))
         if est.verbose:
@@ -264,6 +315,11 @@ def fit_lbfgs(est, network, X, T, sample_weight):
                 f"Iteration {len(curve)}, loss = {curve[-1]:.8f}, "
                 f"{time.perf_counter() - start:.2f} s"
             )
+        if tasks is not None:
+            tasks.subtask_begin()
+            stopped = tasks.subtask_end(est, network, last)
+            if stopped:
+                raise StopIteration  # a callback asked to stop: scipy ends here
 
     result = None
     try:
@@ -290,7 +346,7 @@ def fit_lbfgs(est, network, X, T, sample_weight):
     if result is not None:
         params[...] = result.x
         loss = float(result.fun)
-        if not result.success:
+        if not result.success and not stopped:
             warnings.warn(
                 f"L-BFGS failed to converge: {result.message}. Increase "
                 "max_iter or max_fun, or scale the data.",

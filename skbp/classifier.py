@@ -410,6 +410,10 @@ class BPClassifier(ClassifierMixin, BaseBP):
             correct = ((logits > 0) == (T > 0.5)).all(axis=1)
         return float(np.average(correct, weights=sample_weight))
 
+    def _decode_targets(self, T):
+        """Labels from class indices; the indicator matrix for multilabel."""
+        return self.classes_[T] if T.ndim == 1 else T.astype(np.int64)
+
     def _check_fitted_model(self, network, X, T, incremental):
         """Also warn when a fit predicts one class for every training row."""
         super()._check_fitted_model(network, X, T, incremental)
