@@ -22,6 +22,7 @@ from sklearn.metrics import get_scorer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import (
+    _assert_all_finite,
     _check_sample_weight,
     check_is_fitted,
     validate_data,
@@ -231,7 +232,9 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             dtype=dtype,
             multi_output=True,
             reset=first_pass,
+            ensure_all_finite=False,  # checked below, in the pass that bounds |X|
         )
+        self._input_bound = _finite_input_bound(X, type(self).__name__)
         T = self._encode_targets(y, X.dtype, first_pass, incremental, classes)
         sample_weight = self._combined_sample_weight(sample_weight, X, T, incremental)
         layer_units = [X.shape[1], *self._hidden_sizes(), self.n_outputs_]
@@ -380,16 +383,16 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         """Raise if the fitted network's outputs on ``X`` overflow.
 
         Each step checks its loss, but the last update could still leave finite
-        weights so large that the outputs overflow. Only then (huge weights or
-        inputs) is a forward pass over ``X`` worth its cost.
+        weights so large that the outputs overflow. ``_prepare`` bounded
+        ``|X|``; carried through the layers, that bound rules overflow out
+        from the weights alone, unless it comes near the float range (huge
+        weights or inputs): only then is a forward pass over ``X`` run.
         """
-        if np.abs(network.params).max() <= 1e6:
-            values = X.data if sp.issparse(X) else X
-            if (
-                max(float(values.max(initial=0)), -float(values.min(initial=0)))
-                <= 1e100
-            ):
-                return  # intermediate values stay far below the float range
+        bound = self.__dict__.pop("_input_bound", None)
+        if bound is None:
+            bound = _finite_input_bound(X, type(self).__name__)
+        if network.cannot_overflow(bound):
+            return
         try:
             for _ in _finite_logit_blocks(network, X):
                 pass
@@ -582,6 +585,30 @@ def _checked(view, value, name):
     if not np.isfinite(value).all():
         raise ValueError(f"{name} must hold finite values; got NaN or infinity.")
     return value
+
+
+def _finite_input_bound(X, estimator_name):
+    """Raise, as validation does, if ``X`` holds NaN or infinity; else bound ``|X|``.
+
+    One pass over the values for the usual data: the sum of squares is
+    finite only if every value is, and, as a sum of non-negative terms, it
+    is at least the largest square whatever the order of the additions, so
+    its square root bounds every ``|x|`` (up to rounding: the factor 2).
+    Otherwise (NaN, infinity, squares beyond the float range, non-contiguous
+    arrays) scikit-learn's check raises or passes, then the maximum and the
+    minimum give the bound.
+    """
+    values = X.data if sp.issparse(X) else X
+    if values.size == 0:
+        return 0.0
+    if values.flags.c_contiguous or values.flags.f_contiguous:
+        flat = values.ravel(order="K")  # a view
+        with np.errstate(over="ignore", invalid="ignore"):
+            squares = float(np.dot(flat, flat))
+        if np.isfinite(squares):
+            return 2.0 * np.sqrt(squares) + 1.0  # + 1: squares that underflowed
+    _assert_all_finite(values, input_name="X", estimator_name=estimator_name)
+    return max(float(values.max()), -float(values.min()))
 
 
 def _finite_logit_blocks(network, X):

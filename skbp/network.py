@@ -18,6 +18,8 @@ from .layers import (
 
 # Hidden-layer activations by scikit-learn's name.
 ACTIVATIONS = {"logistic": Sigmoid, "tanh": Tanh, "relu": ReLU, "identity": Identity}
+# Largest |output| of the activations whose output is bounded whatever the input.
+_BOUNDED_ACTIVATIONS = {"logistic": 1.0, "tanh": 1.0}
 
 # Output layers (each owns its loss) by their ``out_activation_`` name, as in
 # scikit-learn's MLPs: "exp" is the Poisson loss's log link.
@@ -191,6 +193,32 @@ class Network:
     def logits(self, X):
         """Return the output layer's input for ``X``, touching no layer cache."""
         return apply_layers(self.layers, X)
+
+    def cannot_overflow(self, x_bound):
+        """Whether no layer's output can overflow for any input with ``|x| <= x_bound``.
+
+        Layer by layer, ``|x @ W + b| <= x_bound * max_j sum_i |W_ij| + max|b|``;
+        a logistic or tanh unit's output is at most 1, a relu or identity
+        unit's at most its input. Rounding can make a computed sum exceed its
+        exact bound by a factor of at most ``1 + n * eps`` (``n`` terms), so
+        the bound is compared with the float range divided by that factor
+        and by 2. A few passes over the weights, none over the data.
+        """
+        finfo = np.finfo(self.dtype)
+        fan_in = max(n_in for n_in, _ in self.shapes) + 1  # the bias is a term
+        if not fan_in * finfo.eps < 1:
+            return False
+        limit = float(finfo.max) / (2 * (1 + fan_in * float(finfo.eps)))
+        cap = _BOUNDED_ACTIVATIONS.get(self.activation, np.inf)
+        bound = float(x_bound)
+        for k, affine in enumerate(self.affines):
+            if k:
+                bound = min(bound, cap)
+            column_sums = np.abs(affine.W).sum(axis=0, dtype=np.float64)
+            bound = bound * float(column_sums.max()) + float(np.abs(affine.b).max())
+            if not bound <= limit:  # also False for NaN
+                return False
+        return True
 
     def clear_cache(self):
         """Drop the activations cached by the last training pass."""
