@@ -586,7 +586,42 @@ def _scaled_residual(y, t, sample_weight, dout, out):
     return dx
 
 
-class IdentityWithLoss:
+class _OutputWithLoss:
+    """An elementwise output ``y = self(x)`` with a loss summed over outputs.
+
+    Subclasses give ``__call__`` and ``_per_sample`` (the loss of each row,
+    summed over the last axis); the loss is its (weighted) mean over rows,
+    and ``(y - t) / batch_size`` its gradient, as for their canonical link.
+    """
+
+    def __init__(self):
+        self.y = None
+        self.t = None
+        self.loss = None
+        self.sample_weight = None
+
+    def forward(self, x, t, sample_weight=None, out=None):
+        """Cache ``y = self(x)`` (into ``out`` if given) and ``t``; return the loss."""
+        self.loss = float(_weighted_mean(self._per_sample(x, t), sample_weight))
+        self.y = self(x, out)
+        self.t = t
+        self.sample_weight = sample_weight
+        return self.loss
+
+    def backward(self, dout=1.0, out=None):
+        """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
+        return _scaled_residual(self.y, self.t, self.sample_weight, dout, out)
+
+    def stacked_loss(self, z, T, sample_weight=None):
+        """Loss of each stacked copy of the raw outputs, as ``forward`` computes it.
+
+        ``z`` of shape (n_samples, n_copies, n_outputs); ``T`` of shape
+        (n_samples, n_outputs). Returns the loss of each copy, shape (n_copies,).
+        """
+        return _weighted_mean(self._per_sample(z, T[:, None, :]), sample_weight)
+
+
+class IdentityWithLoss(_OutputWithLoss):
     """Identity output with half squared error, for regression.
 
     ``y = x`` and ``E = sum_j mean_i (y_ij - t_ij)**2 / 2``: half the squared
@@ -619,35 +654,9 @@ class IdentityWithLoss:
            [1. , 1.5]])
     """
 
-    def __init__(self):
-        self.y = None
-        self.t = None
-        self.loss = None
-        self.sample_weight = None
-
-    def __call__(self, x):
-        """Return the predictions: ``x`` itself."""
-        return x
-
-    def forward(self, x, t, sample_weight=None, out=None):
-        """Cache ``y = x`` (copied into ``out`` if given) and ``t``; return the loss."""
-        self.loss = float(_weighted_mean(self._per_sample(x, t), sample_weight))
-        self.y = _assign(out, x)
-        self.t = t
-        self.sample_weight = sample_weight
-        return self.loss
-
-    def backward(self, dout=1.0, out=None):
-        """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
-        return _scaled_residual(self.y, self.t, self.sample_weight, dout, out)
-
-    def stacked_loss(self, z, T, sample_weight=None):
-        """Loss of each stacked copy of the outputs, as ``forward`` computes it.
-
-        ``z`` of shape (n_samples, n_copies, n_outputs); ``T`` of shape
-        (n_samples, n_outputs). Returns the loss of each copy, shape (n_copies,).
-        """
-        return _weighted_mean(self._per_sample(z, T[:, None, :]), sample_weight)
+    def __call__(self, x, out=None):
+        """Return the predictions: ``x`` itself (copied into ``out`` if given)."""
+        return _assign(out, x)
 
     @staticmethod
     def _per_sample(x, t):
@@ -657,7 +666,7 @@ class IdentityWithLoss:
         return 0.5 * residual.sum(axis=-1)
 
 
-class PoissonWithLoss:
+class PoissonWithLoss(_OutputWithLoss):
     """Exponential output with half Poisson deviance, for counts and rates.
 
     ``y = exp(x)`` (the log link) and
@@ -692,37 +701,10 @@ class PoissonWithLoss:
            [0. ]])
     """
 
-    def __init__(self):
-        self.y = None
-        self.t = None
-        self.loss = None
-        self.sample_weight = None
-
-    def __call__(self, x):
-        """Return the predictions ``exp(x)`` without caching anything."""
+    def __call__(self, x, out=None):
+        """Return the predictions ``exp(x)`` (into ``out`` if given), uncached."""
         with np.errstate(over="ignore"):
-            return np.exp(x)
-
-    def forward(self, x, t, sample_weight=None, out=None):
-        """Cache ``exp(x)`` (into ``out`` if given) and ``t``; return the loss."""
-        self.loss = float(_weighted_mean(self._per_sample(x, t), sample_weight))
-        with np.errstate(over="ignore"):
-            self.y = np.exp(x, out=out)
-        self.t = t
-        self.sample_weight = sample_weight
-        return self.loss
-
-    def backward(self, dout=1.0, out=None):
-        """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
-        return _scaled_residual(self.y, self.t, self.sample_weight, dout, out)
-
-    def stacked_loss(self, z, T, sample_weight=None):
-        """Loss of each stacked copy of the raw outputs, as ``forward`` computes it.
-
-        ``z`` of shape (n_samples, n_copies, n_outputs); ``T`` of shape
-        (n_samples, n_outputs). Returns the loss of each copy, shape (n_copies,).
-        """
-        return _weighted_mean(self._per_sample(z, T[:, None, :]), sample_weight)
+            return np.exp(x, out=out)
 
     @staticmethod
     def _per_sample(x, t):
