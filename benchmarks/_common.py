@@ -521,3 +521,92 @@ class GatherFloor:
                 np.matmul(Xb.T, D1, out=self.dW1)
                 n_batches += 1
         return n_batches
+
+
+class FusedLoop:
+    """BPClassifier's SGD epochs as one hand-fused numpy loop: the least numpy work.
+
+    ``GatherFloor``'s permutation, gather and first-layer products, plus
+    everything else the same step must compute, each written once into
+    preallocated arrays with no layer objects, validation, history or
+    checks: the bias adds, the sigmoid as ``1/(1+exp(-x))``, the second
+    layer, the softmax and its cross-entropy (the loss of each step), the
+    softmax's and the sigmoid's gradients, the bias gradients (as
+    matrix-vector products) and the plain SGD update ``g *= lr; p -= g``
+    over one flat parameter array. Same start (Glorot uniform) and same
+    batches as ``BPClassifier(random_state=seed)``; it ends at BP's
+    parameters (``params``), so it bounds what a numpy implementation of
+    the same fit can reach (issue 12). Not an estimator.
+    """
+
+    def __init__(self, X, y, n_hidden, batch_size, learning_rate, seed=0):
+        self.X, self.seed, self.lr = X, seed, learning_rate
+        self.classes, self.t = np.unique(y, return_inverse=True)
+        self.n_hidden = n_hidden
+        self.batch_size = min(batch_size, X.shape[0])
+
+    def run(self, epochs=1):
+        """Train ``epochs`` epochs from the initial weights; return the batches."""
+        X, dtype, lr = self.X, self.X.dtype, self.lr
+        (n, n_in), hidden, n_out = X.shape, self.n_hidden, len(self.classes)
+        rng = np.random.RandomState(self.seed)
+        chunks = []
+        for fan_in, fan_out in ((n_in, hidden), (hidden, n_out)):
+            bound = np.sqrt(2.0 / (fan_in + fan_out))
+            chunks += [rng.uniform(-bound, bound, (fan_in, fan_out)).ravel()]
+            chunks += [rng.uniform(-bound, bound, fan_out)]
+        self.params = params = np.concatenate(chunks).astype(dtype)
+        grads = np.empty_like(params)
+        shapes = ((n_in, hidden), (hidden,), (hidden, n_out), (n_out,))
+        bounds = np.cumsum([0, *(int(np.prod(shape)) for shape in shapes)])
+        W1, b1, W2, b2 = (
+            params[a:b].reshape(shape)
+            for a, b, shape in zip(bounds[:-1], bounds[1:], shapes, strict=True)
+        )
+        dW1, db1, dW2, db2 = (
+            grads[a:b].reshape(shape)
+            for a, b, shape in zip(bounds[:-1], bounds[1:], shapes, strict=True)
+        )
+        bs = self.batch_size
+        Xb, H, Z = (np.empty((bs, k), dtype) for k in (n_in, hidden, n_out))
+        dH, D1 = np.empty((bs, hidden), dtype), np.empty((bs, hidden), dtype)
+        ones, starts = np.ones(bs, dtype), np.arange(0, bs * n_out, n_out)
+        order = np.arange(n)
+        n_batches = 0
+        with np.errstate(over="ignore", under="ignore"):
+            for _ in range(epochs):
+                rng.shuffle(order)
+                for begin in range(0, n, bs):
+                    idx = order[begin : begin + bs]
+                    m = len(idx)
+                    xb, h, z, dh, d1 = Xb[:m], H[:m], Z[:m], dH[:m], D1[:m]
+                    X.take(idx, axis=0, out=xb, mode="clip")
+                    flat_t = starts[:m] + self.t[idx]
+                    np.matmul(xb, W1, out=h)
+                    h += b1
+                    np.negative(h, out=h)
+                    np.exp(h, out=h)
+                    h += 1.0
+                    np.reciprocal(h, out=h)
+                    np.matmul(h, W2, out=z)
+                    z += b2
+                    z -= z.max()
+                    true_logit = z.ravel()[flat_t]
+                    np.exp(z, out=z)
+                    row_sum = np.add.reduce(z, axis=1, keepdims=True)
+                    float(np.add.reduce(np.log(row_sum[:, 0]) - true_logit) / m)  # loss
+                    z /= row_sum
+                    z *= 1.0 / m
+                    z.ravel()[flat_t] -= 1.0 / m
+                    np.matmul(h.T, z, out=dW2)
+                    np.matmul(ones[:m], z, out=db2)
+                    np.matmul(z, W2.T, out=dh)
+                    np.subtract(1.0, h, out=d1)  # the sigmoid's (1 - y) y dout
+                    d1 *= h
+                    d1 *= dh
+                    np.matmul(xb.T, d1, out=dW1)
+                    np.matmul(ones[:m], d1, out=db1)
+                    grads *= lr
+                    params -= grads
+                    n_batches += 1
+        return n_batches
