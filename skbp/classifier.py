@@ -96,6 +96,14 @@ class BPClassifier(ClassifierMixin, BaseBP):
         stopping state.
     validation_fraction : float, default=0.1
         Fraction held out for early stopping, in (0, 1).
+    scoring : str, callable or None, default=None
+        What early stopping watches on the held-out rows. None: the
+        (weighted) accuracy. ``"loss"``: the validation loss (lower is better:
+        training stops when it has not fallen by ``tol`` for
+        ``n_iter_no_change`` epochs, and the epoch of the lowest is kept).
+        Any scikit-learn scorer name (``"neg_log_loss"``, ...) or callable
+        ``scorer(estimator, X_val, y_val)`` (given ``sample_weight=`` when
+        weighted), called with the model of each epoch: higher is better.
     beta_1, beta_2 : float, default=0.9, 0.999
         Adam's moment decay rates, in [0, 1).
     epsilon : float, default=1e-8
@@ -152,9 +160,15 @@ class BPClassifier(ClassifierMixin, BaseBP):
     best_loss_ : float or None
         Lowest training loss of the latest call (None with early stopping).
     validation_scores_ : list of float or None
-        Held-out accuracy after each epoch with early stopping, else None.
+        Held-out score after each epoch with early stopping (the accuracy,
+        the validation loss or the score ``scoring`` names), else None.
+    validation_loss_curve_ : list of float or None
+        Held-out loss after each epoch with early stopping, else None: the
+        loss of ``loss_curve_`` (the same L2 term, the same sample weights) on
+        the held-out rows.
     best_validation_score_ : float or None
-        Best held-out accuracy with early stopping, else None.
+        Best of ``validation_scores_`` (the lowest with ``scoring="loss"``)
+        with early stopping, else None.
     n_layers_ : int
         Number of layers, input and output included.
     n_outputs_ : int

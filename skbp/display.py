@@ -8,6 +8,9 @@ from sklearn.utils.validation import check_is_fitted
 # same ``ax`` find and reuse it instead of stacking a new twin each time.
 _VALIDATION_AXES_LABEL = "skbp validation scores"
 
+# Marks validation-loss lines, which share the axes of the training losses.
+_VALIDATION_LOSS_GID = "skbp validation loss"
+
 # The n-th estimator drawn on one axes gets the n-th style (cycling), on top of
 # the colour cycle: curves that coincide, as backprop's and numerical's do, stay
 # visible as a thick line with large markers under a thin one with small ones.
@@ -37,14 +40,16 @@ class TrainingCurveDisplay:
     """Training-curve visualisation: loss and validation score per epoch.
 
     Draws an estimator's ``loss_curve_`` against epochs (L-BFGS iterations for
-    ``solver="lbfgs"``) and, when the estimator recorded them
-    (``validation_scores_`` not None, as with ``early_stopping=True``), its
-    validation accuracy on a second y-axis sharing the epochs, dashed in the
-    colour of its loss curve. Several fitted estimators, for example the same
-    network trained with ``gradient="backprop"`` and ``gradient="numerical"``,
-    are compared on one axes by calling :meth:`from_estimator` once for each
-    with the same ``ax``: the validation axis and the legend are shared, not
-    duplicated, and each estimator gets its own colour, line width and marker,
+    ``solver="lbfgs"``) and, when the estimator recorded them (with
+    ``early_stopping=True``), its ``validation_loss_curve_`` beside it on the
+    same axis, dotted, and its validation scores (``validation_scores_``:
+    accuracy, or what ``scoring`` names) on a second y-axis sharing the
+    epochs, dashed, each in the colour of its loss curve. Several fitted
+    estimators, for example the same network trained with
+    ``gradient="backprop"`` and ``gradient="numerical"``, are compared on one
+    axes by calling :meth:`from_estimator` once for each with the same
+    ``ax``: the validation axis and the legend are shared, not duplicated,
+    and each estimator gets its own colour, line width and marker,
     so curves that coincide stay distinguishable (the first thick with large
     markers, the next thin with small ones on top of it).
 
@@ -62,6 +67,9 @@ class TrainingCurveDisplay:
         Training loss after each epoch (or iteration).
     validation_scores : array-like of shape (n_epochs,), default=None
         Validation score after each epoch; None draws no validation curve.
+    validation_loss_curve : array-like of shape (n_epochs,), default=None
+        Loss on the held-out rows after each epoch, drawn on the loss axis;
+        None draws none.
     score_name : str, default="accuracy"
         What the validation scores are, for the axis label and legend
         ("validation accuracy").
@@ -74,6 +82,8 @@ class TrainingCurveDisplay:
     ----------
     line_ : matplotlib.lines.Line2D
         The training-loss curve.
+    validation_loss_line_ : matplotlib.lines.Line2D or None
+        The validation-loss curve, or None without a validation loss.
     validation_line_ : matplotlib.lines.Line2D or None
         The validation-score curve, or None without validation scores.
     ax_ : matplotlib.axes.Axes
@@ -103,8 +113,10 @@ class TrainingCurveDisplay:
     ...     clf = BPClassifier((5,), gradient=gradient, max_iter=8, **params)
     ...     clf = clf.fit(X, y)
     ...     disp = TrainingCurveDisplay.from_estimator(clf, ax=ax, name=gradient)
-    >>> [line.get_label() for line in disp.ax_.get_lines()]
-    ['backprop: training loss', 'numerical: training loss']
+    >>> labels = [line.get_label() for line in disp.ax_.get_lines()]
+    >>> labels  # doctest: +NORMALIZE_WHITESPACE
+    ['backprop: training loss', 'backprop: validation loss',
+     'numerical: training loss', 'numerical: validation loss']
     >>> [line.get_label() for line in disp.validation_ax_.get_lines()]
     ['backprop: validation accuracy', 'numerical: validation accuracy']
     >>> plt.show()  # doctest: +SKIP
@@ -119,9 +131,11 @@ class TrainingCurveDisplay:
         name=None,
         x_label="Epoch",
         score_name="accuracy",
+        validation_loss_curve=None,
     ):
         self.loss_curve = loss_curve
         self.validation_scores = validation_scores
+        self.validation_loss_curve = validation_loss_curve
         self.name = name
         self.x_label = x_label
         self.score_name = score_name
@@ -160,7 +174,8 @@ class TrainingCurveDisplay:
         prefix = "" if name is None else f"{name}: "
 
         loss = np.asarray(self.loss_curve, dtype=float)
-        style = dict(_CURVE_STYLES[len(ax.get_lines()) % len(_CURVE_STYLES)])
+        n_drawn = sum(line.get_gid() != _VALIDATION_LOSS_GID for line in ax.get_lines())
+        style = dict(_CURVE_STYLES[n_drawn % len(_CURVE_STYLES)])
         style["markevery"] = max(1, -(-loss.size // _MAX_MARKERS))
         (self.line_,) = ax.plot(
             np.arange(1, loss.size + 1),
@@ -170,6 +185,23 @@ class TrainingCurveDisplay:
         ax.set_xlabel(self.x_label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("Training loss")
+        self.validation_loss_line_ = None
+        if self.validation_loss_curve is not None and len(self.validation_loss_curve):
+            validation_loss = np.asarray(self.validation_loss_curve, dtype=float)
+            (self.validation_loss_line_,) = ax.plot(
+                np.arange(1, validation_loss.size + 1),
+                validation_loss,
+                **{
+                    **style,
+                    "label": f"{prefix}validation loss",
+                    "gid": _VALIDATION_LOSS_GID,
+                    "color": self.line_.get_color(),
+                    "linestyle": ":",
+                    "markevery": max(1, -(-validation_loss.size // _MAX_MARKERS)),
+                    **(loss_kwargs or {}),
+                },
+            )
+            ax.set_ylabel("Loss")
 
         self.validation_ax_ = _find_validation_axes(ax)
         self.validation_line_ = None
@@ -246,13 +278,21 @@ class TrainingCurveDisplay:
             if isinstance(getattr(estimator, "gradient", None), str):
                 name += f" ({estimator.gradient})"
         lbfgs = getattr(estimator, "solver", None) == "lbfgs"
+        scoring = getattr(estimator, "scoring", None)
+        validation_scores = getattr(estimator, "validation_scores_", None)
+        if scoring is None:  # a classifier's score is its accuracy; a regressor's R²
+            score_name = "accuracy" if is_classifier(estimator) else "score (R²)"
+        elif scoring == "loss":  # the scores are the validation loss: drawn once
+            score_name, validation_scores = "loss", None
+        else:
+            score_name = scoring if isinstance(scoring, str) else "score"
         display = cls(
             loss_curve=estimator.loss_curve_,
-            validation_scores=getattr(estimator, "validation_scores_", None),
+            validation_scores=validation_scores,
+            validation_loss_curve=getattr(estimator, "validation_loss_curve_", None),
             name=name,
             x_label="Iteration (L-BFGS)" if lbfgs else "Epoch",
-            # A classifier's score is its accuracy; a regressor's, R².
-            score_name="accuracy" if is_classifier(estimator) else "score (R²)",
+            score_name=score_name,
         )
         return display.plot(
             ax=ax, loss_kwargs=loss_kwargs, validation_kwargs=validation_kwargs

@@ -79,7 +79,11 @@ def test_validation_scores_on_a_twin_axis(digits):
     assert val_line.get_linestyle() == "--"
     # One legend with both curves, on the axes drawn on top.
     assert disp.ax_.get_legend() is None
-    assert legend_texts(val_ax) == ["bp: training loss", "bp: validation accuracy"]
+    assert legend_texts(val_ax) == [
+        "bp: training loss",
+        "bp: validation loss",  # on the loss axis, dotted
+        "bp: validation accuracy",
+    ]
 
 
 def test_backprop_and_numerical_on_one_axes(digits):
@@ -93,12 +97,19 @@ def test_backprop_and_numerical_on_one_axes(digits):
     assert bp.ax_ is num.ax_ is ax and bp.figure_ is fig
     assert fig.axes == [ax, bp.validation_ax_]  # one twin axis, reused
     assert num.validation_ax_ is bp.validation_ax_
-    assert ax.get_lines() == [bp.line_, num.line_]
+    assert ax.get_lines() == [
+        bp.line_,
+        bp.validation_loss_line_,
+        num.line_,
+        num.validation_loss_line_,
+    ]
     assert bp.validation_ax_.get_lines() == [bp.validation_line_, num.validation_line_]
     assert bp.line_.get_color() != num.line_.get_color()
     assert legend_texts(bp.validation_ax_) == [
         "BPClassifier (backprop): training loss",
+        "BPClassifier (backprop): validation loss",
         "BPClassifier (numerical): training loss",
+        "BPClassifier (numerical): validation loss",
         "BPClassifier (backprop): validation accuracy",
         "BPClassifier (numerical): validation accuracy",
     ]
@@ -132,7 +143,10 @@ def test_coinciding_curves_stay_distinguishable(digits):
         assert val.get_marker() == disp.line_.get_marker()
         assert val.get_linestyle() == "--" and disp.line_.get_linestyle() == "-"
     # Drawn in order: the thin curve on top of the thick one.
-    assert ax.get_lines() == [first, second]
+    assert [line for line in ax.get_lines() if line.get_linestyle() == "-"] == [
+        first,
+        second,
+    ]
 
 
 def test_styles_cycle_and_markers_thin_out():
@@ -183,7 +197,7 @@ def test_legend_is_below_the_axes_off_the_curves(digits, own_axes):
     assert box.y1 < ax.get_window_extent(renderer).y0
     assert box.y0 >= 0 and box.x0 >= 0 and box.x1 <= fig.bbox.width
     # Every curve is in the legend.
-    assert len(legend.get_texts()) == 4
+    assert len(legend.get_texts()) == 6  # training and validation loss, accuracy
 
 
 def test_validation_axis_says_validation_accuracy(digits):
