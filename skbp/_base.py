@@ -17,10 +17,11 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.metrics import get_scorer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _assert_all_finite,
     _check_sample_weight,
@@ -165,6 +166,49 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         self.numerical_step = numerical_step
 
     # ------------------------------------------------------------ fitting ---
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (float32 data trains float32 parameters).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets: class labels (two classes or more) or a 0/1 indicator
+            matrix for ``BPClassifier``; values for ``BPRegressor``
+            (non-negative with ``loss="poisson"``).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; a weight of 2 counts a row twice.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._guarded_fit(X, y, sample_weight, incremental=False)
+
+    @available_if(_check_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch on ``(X, y)``, continuing from the current model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets, of the kind and number of outputs of the earlier calls.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._guarded_fit(X, y, sample_weight, incremental=True)
 
     def _guarded_fit(self, X, y, sample_weight, incremental, classes=None):
         """Fit a working copy of the state; publish it in one assignment at the end.
@@ -446,16 +490,19 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
 
     # --------------------------------------------------------- prediction ---
 
-    def _forward_blocks(self, X, transform, tail, dtype, state):
-        """Validate ``X`` and return ``transform(logits)`` computed block by block.
+    def _forward_blocks(self, X, transform=None):
+        """Validate ``X``; return ``transform(network, logits)`` by blocks, and state.
 
-        ``state`` is the estimator's ``__dict__`` read once by the caller: a
-        concurrent ``fit`` publishes a new one, so the model used here is the
-        old one or the new one, never a mix. ``X`` is converted to the
-        parameters' dtype one block at a time, so working memory is bounded
-        whatever its dtype and number of rows.
+        ``transform`` defaults to the output layer's prediction (probabilities,
+        values). The estimator's ``__dict__`` is read once, here: a concurrent
+        ``fit`` publishes a new one, so the model used is the old one or the
+        new one, never a mix; it is returned for the caller to read the rest
+        of that model (``classes_``). ``X`` is converted to the parameters'
+        dtype one block at a time, so working memory is bounded whatever its
+        dtype and number of rows.
         """
         check_is_fitted(self)
+        state = self.__dict__
         network = state["_network"]
         X = validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
         if X.shape[1] != network.layer_units[0]:  # refitted meanwhile
@@ -463,10 +510,13 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but the model expects "
                 f"{network.layer_units[0]}."
             )
-        out = np.empty((X.shape[0], *tail), dtype=dtype or network.dtype)
+        out = None
         try:
             for rows, logits in _finite_logit_blocks(network, X):
-                out[rows] = transform(logits)
+                block = (transform or _predict_outputs)(network, logits)
+                if out is None:
+                    out = np.empty((X.shape[0], *block.shape[1:]), block.dtype)
+                out[rows] = block
         except FloatingPointError:
             if not np.isfinite(network.params).all():
                 raise ValueError(
@@ -478,7 +528,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
                 "are too large for the fitted weights. Scale the inputs as the "
                 "training data were scaled."
             ) from None
-        return out
+        return out, state
 
     # -------------------------------------------------------- persistence ---
 
@@ -609,6 +659,15 @@ def _finite_input_bound(X, estimator_name):
             return 2.0 * np.sqrt(squares) + 1.0  # + 1: squares that underflowed
     _assert_all_finite(values, input_name="X", estimator_name=estimator_name)
     return max(float(values.max()), -float(values.min()))
+
+
+def _predict_outputs(network, logits):
+    """The output layer's prediction; FloatingPointError if it overflows."""
+    with np.errstate(over="ignore"):
+        predicted = network.loss_layer(logits, out=logits)  # logits are scratch
+    if not np.isfinite(predicted).all():
+        raise FloatingPointError("predictions overflowed")
+    return predicted
 
 
 def _finite_logit_blocks(network, X):

@@ -9,10 +9,10 @@ from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
 from ._base import BaseBP, _check_solver, as_dtype, estimator_init
-from .layers import Sigmoid, log_softmax, softmax
+from .layers import log_softmax
 
 
 class BPClassifier(ClassifierMixin, BaseBP):
@@ -204,30 +204,9 @@ class BPClassifier(ClassifierMixin, BaseBP):
 
     __init__ = estimator_init(class_weight=None)
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Train the network on ``(X, y)``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data (float32 data trains float32 parameters).
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Class labels (any hashable, two classes or more), or a 0/1
-            indicator matrix for multilabel classification.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; a weight of 2 counts a row twice.
-
-        Returns
-        -------
-        self : BPClassifier
-            The fitted estimator.
-        """
-        return self._guarded_fit(X, y, sample_weight, incremental=False)
-
     @available_if(_check_solver)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train for one epoch on ``(X, y)``, continuing from the current model.
 
         Parameters
@@ -236,11 +215,11 @@ class BPClassifier(ClassifierMixin, BaseBP):
             Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, all in ``classes``, or a 0/1 indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights.
         classes : array-like of shape (n_classes,), default=None
             Every class of the problem; required on the first call, and may
             be omitted afterwards. For multilabel ``y``, ``np.arange(n_labels)``.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights.
 
         Returns
         -------
@@ -470,10 +449,7 @@ class BPClassifier(ClassifierMixin, BaseBP):
             each label (sigmoid of each output). float32 for a model fitted on
             float32 data.
         """
-        check_is_fitted(self)
-        state = self.__dict__  # one read: see _forward_blocks
-        transform = _softmax if state["out_activation_"] == "softmax" else _sigmoid
-        return self._forward_blocks(X, transform, (self.n_outputs_,), None, state)
+        return self._forward_blocks(X)[0]
 
     def predict_log_proba(self, X):
         """Return log class probabilities, computed stably from the outputs.
@@ -488,11 +464,7 @@ class BPClassifier(ClassifierMixin, BaseBP):
         log_proba : ndarray of shape (n_samples, n_classes)
             Logarithm of ``predict_proba``.
         """
-        check_is_fitted(self)
-        state = self.__dict__
-        softmax_out = state["out_activation_"] == "softmax"
-        transform = _log_softmax if softmax_out else _log_sigmoid
-        return self._forward_blocks(X, transform, (self.n_outputs_,), None, state)
+        return self._forward_blocks(X, _log_proba)[0]
 
     def predict(self, X):
         """Predict class labels.
@@ -508,12 +480,10 @@ class BPClassifier(ClassifierMixin, BaseBP):
             Predicted labels; for multilabel models the 0/1 indicator matrix
             of the labels whose probability exceeds 0.5.
         """
-        check_is_fitted(self)
-        state = self.__dict__
+        decided, state = self._forward_blocks(X, _decide)
         if state["out_activation_"] == "logistic":
-            return self._forward_blocks(X, _positive, (self.n_outputs_,), int, state)
-        index = self._forward_blocks(X, _argmax, (), np.intp, state)
-        return state["classes_"][index]
+            return decided
+        return state["classes_"][decided]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -542,34 +512,24 @@ def _check_classes(classes, multilabel):
     return np.unique(array)
 
 
-def _softmax(logits):
-    return softmax(logits, out=logits)  # logits are scratch
-
-
-def _sigmoid(logits):
-    return Sigmoid()(logits, out=logits)
-
-
-def _log_softmax(logits):
-    # -inf exactly where predict_proba underflows to 0, so the two agree.
-    log_proba = log_softmax(logits)
-    log_proba[np.exp(log_proba) == 0] = -np.inf
-    return log_proba
-
-
-def _log_sigmoid(logits):
-    # log(1 / (1 + exp(-x))) = -log(1 + exp(-x)), stably; 0 and -inf exactly
-    # where predict_proba rounds to 1 and 0, so the two agree.
+def _log_proba(network, logits):
+    """Log-probabilities from the logits, stably, as ``predict_proba`` rounds them."""
+    if network.output == "softmax":
+        # -inf exactly where predict_proba underflows to 0, so the two agree.
+        log_proba = log_softmax(logits)
+        log_proba[np.exp(log_proba) == 0] = -np.inf
+        return log_proba
+    # log(1 / (1 + exp(-x))) = -log(1 + exp(-x)); 0 and -inf exactly where
+    # predict_proba rounds to 1 and 0.
     log_proba = np.negative(np.logaddexp(0.0, -logits))
-    proba = _sigmoid(logits)
+    proba = network.loss_layer(logits)
     log_proba[proba == 1] = 0.0
     log_proba[proba == 0] = -np.inf
     return log_proba
 
 
-def _argmax(logits):
-    return logits.argmax(axis=1)
-
-
-def _positive(logits):
-    return logits > 0  # probability > 0.5
+def _decide(network, logits):
+    """Class indices (softmax), or the 0/1 label matrix (multilabel: p > 0.5)."""
+    if network.output == "softmax":
+        return logits.argmax(axis=1)
+    return (logits > 0).astype(int)

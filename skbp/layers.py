@@ -404,9 +404,9 @@ class SoftmaxWithLoss:
         self._flat_t = None
         self._starts = None
 
-    def __call__(self, x):
-        """Return the softmax probabilities of ``x`` without caching anything."""
-        return softmax(x)
+    def __call__(self, x, out=None):
+        """Return the softmax of ``x`` (into ``out`` if given) without caching."""
+        return softmax(x, out=out)
 
     def forward(self, x, t, sample_weight=None, out=None):
         """Cache softmax(x) (into ``out`` if given) and ``t``; return the loss."""
@@ -483,92 +483,6 @@ class SoftmaxWithLoss:
         return self._starts[1]
 
 
-class SigmoidWithLoss:
-    """Sigmoid outputs with binary cross-entropy, for multilabel targets.
-
-    Each output unit is an independent yes/no label: ``y = sigmoid(x)`` and
-    ``E = mean_i sum_j [log(1 + exp(x_ij)) - t_ij x_ij]``, the binary
-    cross-entropy summed over labels and averaged over samples, computed from
-    the logits (``np.logaddexp(0, x)``: never ``log(y + eps)``).
-    ``backward()`` returns ``(y - t) / batch_size``. ``t`` is the 0/1
-    indicator matrix.
-
-    Attributes
-    ----------
-    y : ndarray of shape (n_samples, n_labels)
-        Probabilities from the last ``forward``.
-    t : ndarray of shape (n_samples, n_labels)
-        Targets from the last ``forward``.
-    loss : float
-        Loss from the last ``forward``.
-    sample_weight : ndarray of shape (n_samples,) or None
-        Weights from the last ``forward``; the loss is then
-        ``sum_i w_i E_i / sum_i w_i`` and the gradient scales accordingly.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skbp.layers import SigmoidWithLoss
-    >>> layer = SigmoidWithLoss()
-    >>> round(layer.forward(np.zeros((2, 3)), np.eye(2, 3)), 6)  # 3 log 2
-    2.079442
-    >>> layer.backward()
-    array([[-0.25,  0.25,  0.25],
-           [ 0.25, -0.25,  0.25]])
-    """
-
-    def __init__(self):
-        self.y = None
-        self.t = None
-        self.loss = None
-        self.sample_weight = None
-        self._sigmoid = Sigmoid()
-
-    def __call__(self, x):
-        """Return the label probabilities ``sigmoid(x)`` without caching anything."""
-        return self._sigmoid(x)
-
-    def forward(self, x, t, sample_weight=None, out=None):
-        """Cache sigmoid(x) (into ``out`` if given) and ``t``; return the loss."""
-        per_sample = self._per_sample(x, t)
-        if sample_weight is None:
-            loss = per_sample.mean()
-        else:
-            loss = (per_sample @ sample_weight) / sample_weight.sum()
-        self.y = self._sigmoid(x, out)
-        self.t = t
-        self.sample_weight = sample_weight
-        self.loss = float(loss)
-        return self.loss
-
-    def backward(self, dout=1.0, out=None):
-        """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
-        dx = np.subtract(self.y, self.t, out=out)
-        if self.sample_weight is None:
-            dx *= dout / self.t.shape[0]
-        else:
-            dx *= ((dout / self.sample_weight.sum()) * self.sample_weight)[:, None]
-        return dx
-
-    def stacked_loss(self, z, T, sample_weight=None):
-        """Loss of each stacked copy of the logits, as ``forward`` computes it.
-
-        ``z`` of shape (n_samples, n_copies, n_labels); ``T`` of shape
-        (n_samples, n_labels). Returns the loss of each copy, shape (n_copies,).
-        """
-        per_sample = self._per_sample(z, T[:, None, :])
-        if sample_weight is None:
-            return per_sample.mean(axis=0)
-        return sample_weight @ per_sample / sample_weight.sum()
-
-    @staticmethod
-    def _per_sample(x, t):
-        """``sum_j log(1 + exp(x_j)) - t_j x_j`` over the last axis."""
-        per_element = np.logaddexp(0.0, x)
-        per_element -= x * t
-        return per_element.sum(axis=-1)
-
-
 def _weighted_mean(per_sample, sample_weight):
     """Mean over the first axis, or its ``sample_weight``-weighted mean."""
     if sample_weight is None:
@@ -619,6 +533,56 @@ class _OutputWithLoss:
         (n_samples, n_outputs). Returns the loss of each copy, shape (n_copies,).
         """
         return _weighted_mean(self._per_sample(z, T[:, None, :]), sample_weight)
+
+
+class SigmoidWithLoss(_OutputWithLoss):
+    """Sigmoid outputs with binary cross-entropy, for multilabel targets.
+
+    Each output unit is an independent yes/no label: ``y = sigmoid(x)`` and
+    ``E = mean_i sum_j [log(1 + exp(x_ij)) - t_ij x_ij]``, the binary
+    cross-entropy summed over labels and averaged over samples, computed from
+    the logits (``np.logaddexp(0, x)``: never ``log(y + eps)``).
+    ``backward()`` returns ``(y - t) / batch_size``. ``t`` is the 0/1
+    indicator matrix.
+
+    Attributes
+    ----------
+    y : ndarray of shape (n_samples, n_labels)
+        Probabilities from the last ``forward``.
+    t : ndarray of shape (n_samples, n_labels)
+        Targets from the last ``forward``.
+    loss : float
+        Loss from the last ``forward``.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights from the last ``forward``; the loss is then
+        ``sum_i w_i E_i / sum_i w_i`` and the gradient scales accordingly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbp.layers import SigmoidWithLoss
+    >>> layer = SigmoidWithLoss()
+    >>> round(layer.forward(np.zeros((2, 3)), np.eye(2, 3)), 6)  # 3 log 2
+    2.079442
+    >>> layer.backward()
+    array([[-0.25,  0.25,  0.25],
+           [ 0.25, -0.25,  0.25]])
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._sigmoid = Sigmoid()
+
+    def __call__(self, x, out=None):
+        """Return the label probabilities ``sigmoid(x)`` without caching anything."""
+        return self._sigmoid(x, out)
+
+    @staticmethod
+    def _per_sample(x, t):
+        """``sum_j log(1 + exp(x_j)) - t_j x_j`` over the last axis."""
+        per_element = np.logaddexp(0.0, x)
+        per_element -= x * t
+        return per_element.sum(axis=-1)
 
 
 class IdentityWithLoss(_OutputWithLoss):

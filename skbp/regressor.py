@@ -2,13 +2,12 @@
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import RegressorMixin, _fit_context
+from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import column_or_1d
 
-from ._base import BaseBP, _check_solver, estimator_init
+from ._base import BaseBP, estimator_init
 from .network import OUTPUTS
 
 # out_activation_ (the output layer's name in OUTPUTS) of each loss, as MLPRegressor.
@@ -178,47 +177,6 @@ class BPRegressor(RegressorMixin, BaseBP):
 
     __init__ = estimator_init(loss="squared_error")
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Train the network on ``(X, y)``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data (float32 data trains float32 parameters).
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets; non-negative for ``loss="poisson"``.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; a weight of 2 counts a row twice.
-
-        Returns
-        -------
-        self : BPRegressor
-            The fitted estimator.
-        """
-        return self._guarded_fit(X, y, sample_weight, incremental=False)
-
-    @available_if(_check_solver)
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
-        """Train for one epoch on ``(X, y)``, continuing from the current model.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets, with as many outputs as in the earlier calls.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights.
-
-        Returns
-        -------
-        self : BPRegressor
-            The updated estimator.
-        """
-        return self._guarded_fit(X, y, sample_weight, incremental=True)
-
     # -------------------------------------------------------------- hooks ---
 
     def _encode_targets(self, y, dtype, first_pass, incremental, classes):
@@ -289,19 +247,8 @@ class BPRegressor(RegressorMixin, BaseBP):
             ``loss="poisson"``), 1-D when the model has one output. float32
             for a model fitted on float32 data.
         """
-        check_is_fitted(self)
-        state = self.__dict__  # one read: see _forward_blocks
-        output = state["_network"].loss_layer  # its __call__ caches nothing
-
-        def transform(logits):
-            predicted = output(logits)
-            if not np.isfinite(predicted).all():
-                raise FloatingPointError("predictions overflowed")
-            return predicted
-
-        n_outputs = state["n_outputs_"]
-        y = self._forward_blocks(X, transform, (n_outputs,), None, state)
-        return y.ravel() if n_outputs == 1 else y
+        y, state = self._forward_blocks(X)
+        return y.ravel() if state["n_outputs_"] == 1 else y
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
