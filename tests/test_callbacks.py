@@ -290,3 +290,25 @@ def test_older_scikit_learn_fits_and_says_callbacks_need_1_9():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert "Callbacks need scikit-learn 1.9 or later" in out
+
+
+def test_main_command_records_the_same_run_with_or_without_callbacks(
+    monkeypatch, capsys
+):
+    import skbp.__main__ as cli
+
+    def report(supported):
+        monkeypatch.setattr(cli, "CALLBACKS_SUPPORTED", supported)
+        # One epoch: later warm-started fits (the fallback) reshuffle afresh.
+        assert cli.main(["--epochs", "1", "--hidden", "2", "--no-plot"]) == 0
+        out = capsys.readouterr()
+        assert "numerical:   15/15 steps" in out.err and "ETA" in out.err
+        rows = [line.split() for line in out.out.splitlines()]
+        # method, fit [s], per step [s], test accuracy, final loss: all but times
+        return [
+            row[:1] + row[3:]
+            for row in rows
+            if row[:1] in (["backprop"], ["numerical"])
+        ]
+
+    assert report(True) == report(False)
