@@ -99,6 +99,18 @@ def test_persistence(tmp_path, use_output):
         assert f"saved to {model}: {model.stat().st_size:,} bytes" in stdout
 
 
+def test_callbacks(tmp_path):
+    figure = tmp_path / "callbacks.png"
+    stdout = run_example(
+        "plot_callbacks.py",
+        *("--n-samples", "200", "--epochs", "2", "--hidden", "3"),
+        *("--output", str(figure)),
+    )
+    assert "largest difference between the two curves: 0.0e+00" in stdout
+    assert "BPClassifier - fit" in stdout  # the progress bars, nested
+    check_figure(stdout, figure)
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
 def test_help_shows_the_default_figure_path(path):
     stdout = run_example(path.name, "--help")
