@@ -7,6 +7,7 @@ from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import column_or_1d
 
+from . import _docs
 from ._base import BaseBP, estimator_init
 from .network import OUTPUTS
 
@@ -14,8 +15,19 @@ from .network import OUTPUTS
 _OUTPUT_OF_LOSS = {"squared_error": "identity", "poisson": "exp"}
 
 
-class BPRegressor(RegressorMixin, BaseBP):
-    """Neural-network regressor trained by backpropagation or numerical gradients.
+_LOSS_DOC = """\
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        ``"squared_error"``: identity output, half the squared error averaged
+        over samples and summed over outputs. ``"poisson"``: output
+        ``exp(z)`` (the log link) and half the Poisson deviance, for
+        non-negative ``y`` such as counts.
+"""
+_LOSS_NOTE = """
+        For several outputs and ``loss="squared_error"`` it is ``n_outputs_``
+        times ``MLPRegressor``'s, which averages the squared error over
+        outputs but trains on the gradient of its sum."""
+
+_INTRO = """Neural-network regressor trained by backpropagation or numerical gradients.
 
     The network is ``Affine -> activation -> ... -> Affine -> IdentityWithLoss``
     (half squared error), or ``-> PoissonWithLoss`` (exponential output, half
@@ -32,143 +44,39 @@ class BPRegressor(RegressorMixin, BaseBP):
     (logistic, the Sigmoid layer this package is about) and the order:
     ``loss`` is keyword-only here, while ``hidden_layer_sizes`` and
     ``activation`` may be passed by position, as to
-    :class:`~skbp.BPClassifier`. Every parameter but ``loss`` means what it
-    means for ``BPClassifier``, whose documentation describes it in full;
-    below, what differs for regression.
-
-    Parameters
-    ----------
-    hidden_layer_sizes : array-like of int, default=(100,)
-        Number of units of each hidden layer.
-    activation : {"logistic", "tanh", "relu", "identity"}, default="logistic"
-        Hidden-layer activation (``"logistic"`` is the Sigmoid layer).
-    loss : {"squared_error", "poisson"}, default="squared_error"
-        ``"squared_error"``: identity output, half the squared error averaged
-        over samples and summed over outputs. ``"poisson"``: output
-        ``exp(z)`` (the log link) and half the Poisson deviance, for
-        non-negative ``y`` such as counts.
-    solver : {"sgd", "adam", "lbfgs"}, default="adam"
-        Mini-batch ``"sgd"`` or ``"adam"``, or full-batch L-BFGS-B.
-    gradient : {"backprop", "numerical"}, default="backprop"
-        How the gradient of the loss is computed, for every solver.
-    alpha : float, default=0.0001
-        L2 penalty ``0.5 * alpha * sum(W**2) / sum(w)`` added to the loss.
-    batch_size : int or "auto", default="auto"
-        Samples per mini-batch; ``"auto"`` is ``min(200, n_samples)``.
-    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-        SGD schedule.
-    learning_rate_init : float, default=0.001
-        Initial step size of ``"sgd"`` and ``"adam"``.
-    power_t : float, default=0.5
-        Exponent of ``"invscaling"``.
-    max_iter : int, default=200
-        Epochs for ``"sgd"``/``"adam"``, iterations for ``"lbfgs"``.
-    shuffle : bool, default=True
-        Whether to shuffle the samples before each epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, the early-stopping split and shuffling.
-    tol : float, default=1e-4
-        Improvement in training loss (or validation R²) that counts as progress.
-    verbose : int, default=0
-        If positive, print one line per epoch.
-    warm_start : bool, default=False
-        If True, ``fit`` continues from the previous solution.
-    momentum : float, default=0.9
-        SGD momentum, in [0, 1].
-    nesterovs_momentum : bool, default=True
-        Whether to use Nesterov's momentum.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (a plain random split)
-        and stop when their (weighted) R² stops improving by ``tol`` for
-        ``n_iter_no_change`` epochs, restoring the best parameters seen.
-    validation_fraction : float, default=0.1
-        Fraction held out for early stopping, in (0, 1).
-    scoring : str, callable or None, default=None
-        What early stopping watches on the held-out rows. None: the
-        (weighted) R². ``"loss"``: the validation loss (lower is better:
-        training stops when it has not fallen by ``tol`` for
-        ``n_iter_no_change`` epochs, and the epoch of the lowest is kept).
-        Any scikit-learn scorer name (``"neg_log_loss"``, ...) or callable
-        ``scorer(estimator, X_val, y_val)`` (given ``sample_weight=`` when
-        weighted), called with the model of each epoch: higher is better.
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Adam's moment decay rates, in [0, 1).
-    epsilon : float, default=1e-8
-        Adam's numerical-stability constant.
-    n_iter_no_change : int or np.inf, default=10
-        Epochs without improvement before stopping.
-    max_fun : int, default=15000
-        Maximum loss evaluations of ``"lbfgs"``.
-    weight_init_std : float or None, default=None
-        None: Glorot-uniform initialisation, as ``MLPRegressor``; a float
-        ``s``: weights from ``N(0, s**2)`` and zero biases.
-    numerical_step : float, default=1e-4
-        Step ``h`` of the central difference of ``gradient="numerical"``.
-
-    Attributes
-    ----------
-    n_features_in_ : int
-        Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during ``fit``; only when ``X`` has string
-        column names.
-    coefs_ : list of ndarray
-        Weight matrix of each layer: views into one flat parameter vector
-        (assigning arrays of the same shapes changes the model).
-    intercepts_ : list of ndarray
-        Bias vector of each layer, views into the same flat vector.
-    n_iter_ : int
-        Epochs (or L-BFGS iterations) run by the latest ``fit`` call.
-    t_ : int
-        Number of training samples seen, over all calls.
-    loss_ : float
-        Training loss of the last epoch (or the L-BFGS optimum). For
-        several outputs and ``loss="squared_error"`` it is ``n_outputs_``
-        times ``MLPRegressor``'s, which averages the squared error over
-        outputs but trains on the gradient of its sum.
-    loss_curve_ : list of float
-        Training loss of each epoch, or of each L-BFGS iteration.
-    best_loss_ : float or None
-        Lowest training loss of the latest call (None with early stopping).
-    validation_scores_ : list of float or None
-        Held-out score after each epoch with early stopping (R², the
-        validation loss or the score ``scoring`` names), else None.
-    validation_loss_curve_ : list of float or None
-        Held-out loss after each epoch with early stopping, else None: the
-        loss of ``loss_curve_`` (the same L2 term, the same sample weights) on
-        the held-out rows.
-    best_validation_score_ : float or None
-        Best of ``validation_scores_`` (the lowest with ``scoring="loss"``)
-        with early stopping, else None.
-    n_layers_ : int
-        Number of layers, input and output included.
-    n_outputs_ : int
-        Number of outputs: columns of ``y`` (1 for a 1-D ``y``).
-    out_activation_ : str
-        Output activation: ``"identity"``, or ``"exp"`` for ``loss="poisson"``.
-
-    See Also
-    --------
-    sklearn.neural_network.MLPRegressor : scikit-learn's multi-layer perceptron.
-    skbp.BPClassifier : the classifier built from the same layers.
-    skbp.gradient_check : compare the two gradients at a model's parameters.
-
+    :class:`~skbp.BPClassifier`.
+"""
+_EXAMPLES = """\
     Examples
     --------
+    Mean R² of a 3-fold cross-validation on the diabetes data, standardised:
+
     >>> from sklearn.datasets import load_diabetes
-    >>> from sklearn.model_selection import train_test_split
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from sklearn.preprocessing import scale
     >>> from skbp import BPRegressor
     >>> X, y = load_diabetes(return_X_y=True)
-    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
-    >>> reg = make_pipeline(
-    ...     StandardScaler(),
-    ...     BPRegressor(solver="lbfgs", alpha=10.0, random_state=0),
-    ... )
-    >>> round(reg.fit(X_train, y_train / 100).score(X_test, y_test / 100), 2)
-    0.38
-    """
+    >>> reg = BPRegressor(solver="lbfgs", alpha=10.0, random_state=0)
+    >>> print(round(cross_val_score(reg, scale(X), y / 100, cv=3).mean(), 2))
+    0.48
+"""
+
+
+class BPRegressor(RegressorMixin, BaseBP):
+    __doc__ = _docs.estimator_doc(
+        _INTRO,
+        own_parameters=_LOSS_DOC,
+        own_attributes="",
+        peer="MLPRegressor",
+        score="(weighted) R²",
+        split=" (a plain random split)",
+        loss_note=_LOSS_NOTE,
+        n_outputs="Number of outputs: columns of ``y`` (1 for a 1-D ``y``).",
+        out_activation='Output activation: ``"identity"``, or ``"exp"`` for '
+        '``loss="poisson"``.',
+        sibling="BPClassifier",
+        examples=_EXAMPLES,
+    )
 
     _parameter_constraints: dict = {
         **BaseBP._parameter_constraints,
@@ -238,7 +146,7 @@ class BPRegressor(RegressorMixin, BaseBP):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
+            Input data, scaled as the training data were.
 
         Returns
         -------
