@@ -64,7 +64,7 @@ $own_parameters\
         stop when the held-out $score stops improving by ``tol`` for
         ``n_iter_no_change`` epochs (or the score ``scoring`` names); the
         best parameters seen are restored. Each ``fit`` call starts its own
-        stopping state.
+        stopping state. Ignored by ``"lbfgs"``, as in scikit-learn.
     validation_fraction : float, default=0.1
         Fraction held out for early stopping, in (0, 1).
     scoring : str, callable or None, default=None

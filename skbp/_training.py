@@ -361,7 +361,8 @@ def fit_lbfgs(est, network, X, T, sample_weight):
     est.t_ += X.shape[0] * len(curve)
     est.loss_curve_ += curve
     est.loss_ = loss
-    est.best_loss_ = min(est.best_loss_, loss)
+    if est.best_loss_ is not None:  # None under early_stopping, which L-BFGS ignores
+        est.best_loss_ = min(est.best_loss_, loss)
 
 
 def check_finite(value, what):

@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import skbp._base
 import skbp.gradients
-from skbp import BPClassifier, gradient_check
+from skbp import BPClassifier, BPRegressor, gradient_check
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_DIGITS, Y_DIGITS = load_digits(return_X_y=True)
@@ -251,6 +251,14 @@ def test_toggling_early_stopping_between_calls():
         clf.partial_fit(X_IRIS, Y_IRIS)
     clf.set_params(early_stopping=False).partial_fit(X_IRIS, Y_IRIS)
     assert clf.n_iter_ == 1
+
+
+@pytest.mark.parametrize("Estimator", [BPClassifier, BPRegressor])
+def test_lbfgs_ignores_early_stopping_as_scikit_learn(Estimator):
+    est = Estimator((4,), solver="lbfgs", early_stopping=True, max_iter=20)
+    quiet_fit(est, X_IRIS, Y_IRIS)
+    assert est.n_iter_ == len(est.loss_curve_) > 0 and est.best_loss_ is None
+    assert est.validation_scores_ == []
 
 
 def test_lbfgs_warm_start_counts_the_latest_call():
