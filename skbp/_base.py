@@ -239,14 +239,14 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         try:
             with np.errstate(over="ignore", invalid="ignore"):
                 if self.solver == "lbfgs":
-                    _training.fit_lbfgs(self, network, X, T, sample_weight)
+                    completed = _training.fit_lbfgs(self, network, X, T, sample_weight)
                 else:
-                    _training.fit_stochastic(
+                    completed = _training.fit_stochastic(
                         self, network, X, T, sample_weight, rng, incremental
                     )
         finally:
             network.clear_cache()
-        self._check_fitted_model(network, X, T, incremental)
+        self._check_fitted_model(network, X, T, completed and not incremental)
         # Published without the training buffers (gradient, scratch, caches).
         self._network = Network(
             network.layer_units, network.params, network.activation, network.output
@@ -423,7 +423,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             return min(200, n_samples)
         return min(self.batch_size, n_samples)
 
-    def _check_fitted_model(self, network, X, T, incremental):
+    def _check_fitted_model(self, network, X, T, whole_fit):
         """Raise if the fitted network's outputs on ``X`` overflow.
 
         Each step checks its loss, but the last update could still leave finite
@@ -431,6 +431,8 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         ``|X|``; carried through the layers, that bound rules overflow out
         from the weights alone, unless it comes near the float range (huge
         weights or inputs): only then is a forward pass over ``X`` run.
+        ``whole_fit`` says the model comes from a whole, uninterrupted ``fit``
+        (subclasses may check more then).
         """
         bound = self.__dict__.pop("_input_bound", None)
         if bound is None:

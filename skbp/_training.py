@@ -28,7 +28,7 @@ _STACKLEVEL = 6
 
 
 def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
-    """Mini-batch epochs with the stopping rules of ``MLPClassifier``."""
+    """Mini-batch epochs with MLPClassifier's stopping rules; False if interrupted."""
     optimizer = _resume_optimizer(est, network.params, incremental)
     validation = None
     if est.early_stopping:
@@ -79,9 +79,13 @@ def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
             UserWarning,
             stacklevel=_STACKLEVEL,
         )
+        interrupted = True
+    else:
+        interrupted = False
     if est.early_stopping and est._best_params is not None:
         network.params[...] = est._best_params
     est.__dict__.pop("_best_params", None)
+    return not interrupted
 
 
 def _resume_optimizer(est, params, incremental):
@@ -285,7 +289,7 @@ def _print_epoch(est, seconds):
 
 
 def fit_lbfgs(est, network, X, T, sample_weight):
-    """Full-batch L-BFGS-B on the flat parameter vector.
+    """Full-batch L-BFGS-B on the flat parameter vector; False if interrupted.
 
     An interrupt keeps the last completed iterate (the initial parameters if
     none completed), and the history describes it.
@@ -363,6 +367,7 @@ def fit_lbfgs(est, network, X, T, sample_weight):
     est.loss_ = loss
     if est.best_loss_ is not None:  # None under early_stopping, which L-BFGS ignores
         est.best_loss_ = min(est.best_loss_, loss)
+    return result is not None  # not interrupted
 
 
 def check_finite(value, what):

@@ -13,6 +13,7 @@ from sklearn.utils.validation import column_or_1d
 
 from . import _docs
 from ._base import BaseBP, _check_solver, as_dtype, estimator_init
+from ._training import _batches
 from .layers import log_softmax
 
 _CLASS_WEIGHT_DOC = """\
@@ -292,29 +293,39 @@ class BPClassifier(ClassifierMixin, BaseBP):
         """Labels from class indices; the indicator matrix for multilabel."""
         return self.classes_[T] if T.ndim == 1 else T.astype(np.int64)
 
-    def _check_fitted_model(self, network, X, T, incremental):
-        """Also warn when a fit predicts one class for every training row."""
-        super()._check_fitted_model(network, X, T, incremental)
-        if incremental or T.ndim != 1:
+    def _check_fitted_model(self, network, X, T, whole_fit):
+        """Also warn when a whole fit predicts one class for every training row.
+
+        Not after ``partial_fit`` or an interrupt. Evenly spaced rows, at most
+        ``_ONE_CLASS_CHECK_ROWS``, are predicted in small blocks until one
+        holds two classes: no pass over all of ``X``, and products small
+        enough to leave BLAS's large buffers untouched.
+        """
+        super()._check_fitted_model(network, X, T, whole_fit)
+        if not whole_fit or T.ndim != 1:
             return
-        # Evenly spaced rows, at most one prediction block: no pass over all of X.
         rows = slice(None, None, -(-X.shape[0] // _ONE_CLASS_CHECK_ROWS))
-        seen = np.unique(T[rows])
-        if seen.size < 2:
+        if np.unique(T[rows]).size < 2:
             return
-        with np.errstate(over="ignore", invalid="ignore"):
-            predicted = network.logits(as_dtype(X[rows], network.dtype)).argmax(axis=1)
-        if (predicted == predicted[0]).all():
-            warnings.warn(
-                "BPClassifier predicts only one class "
-                f"({self.classes_.tolist()[predicted[0]]!r}) for every training "
-                f"sample, although y has {len(self.classes_)} classes: it learned "
-                "nothing. Likely causes: unscaled inputs (put a "
-                "StandardScaler before it in a Pipeline) or too large a "
-                "learning_rate_init.",
-                UserWarning,
-                stacklevel=6,
-            )
+        sample = X[rows]
+        first = None
+        for block in _batches(sample.shape[0], 256):
+            with np.errstate(over="ignore", invalid="ignore"):
+                logits = network.logits(as_dtype(sample[block], network.dtype))
+            predicted = logits.argmax(axis=1)
+            first = predicted[0] if first is None else first
+            if (predicted != first).any():
+                return
+        warnings.warn(
+            "BPClassifier predicts only one class "
+            f"({self.classes_.tolist()[first]!r}) for every training "
+            f"sample, although y has {len(self.classes_)} classes: it learned "
+            "nothing. Likely causes: unscaled inputs (put a "
+            "StandardScaler before it in a Pipeline) or too large a "
+            "learning_rate_init.",
+            UserWarning,
+            stacklevel=6,
+        )
 
     # --------------------------------------------------------- prediction ---
 
