@@ -360,3 +360,17 @@ def test_outputs_that_overflow_after_the_last_step_raise_divergence(activation):
     with pytest.raises(ValueError, match="diverged: the network's output"):
         clf.fit(X_IRIS, Y_IRIS)
     assert not hasattr(clf, "classes_")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_overflow_bound_follows_the_dtype_range(dtype):
+    # Network.cannot_overflow(bound): |X| <= bound carried through the layers.
+    from skbp.network import Network
+
+    top = float(np.finfo(dtype).max)
+    net = Network([3, 2, 2], np.full(14, 1.0, dtype), activation="identity")
+    assert net.cannot_overflow(top / 100)  # outputs up to 0.06 * top
+    assert not net.cannot_overflow(top / 4)  # |x @ W1 + b1| up to 0.75 * top
+    net = Network([3, 2, 2], np.full(14, 1.0, dtype), activation="logistic")
+    assert net.cannot_overflow(top / 10)  # the sigmoid caps the hidden layer
+    assert not net.cannot_overflow(top / 4)
