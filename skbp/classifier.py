@@ -321,8 +321,9 @@ class BPClassifier(ClassifierMixin, BaseBP):
             f"({self.classes_.tolist()[first]!r}) for every training "
             f"sample, although y has {len(self.classes_)} classes: it learned "
             "nothing. Likely causes: unscaled inputs (put a "
-            "StandardScaler before it in a Pipeline) or too large a "
-            "learning_rate_init.",
+            "StandardScaler before it in a Pipeline), too large a "
+            "learning_rate_init, or too few epochs (with a small "
+            "weight_init_std the loss first sits on a plateau).",
             UserWarning,
             stacklevel=6,
         )

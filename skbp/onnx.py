@@ -34,7 +34,7 @@ Examples
 >>> import skbp.onnx  # registers the converters
 >>> from skbp import BPClassifier
 >>> X, y = load_iris(return_X_y=True)
->>> clf = BPClassifier((5,), max_iter=100, random_state=0).fit(X, y)
+>>> clf = BPClassifier((5,), solver="lbfgs", max_iter=1000, random_state=0).fit(X, y)
 >>> onx = to_onnx(clf, X[:1].astype(np.float32), options={"zipmap": False})
 >>> sess = rt.InferenceSession(
 ...     onx.SerializeToString(), providers=["CPUExecutionProvider"]
