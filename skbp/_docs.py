@@ -144,6 +144,15 @@ $own_attributes\
 """)
 
 
+_GRADIENT_PARAGRAPH = """\
+    ``gradient`` chooses how the gradient of the loss is computed: by
+    backpropagation through the layers, or by central differences of the loss
+    (two forward passes per parameter). For the same ``random_state`` both draw
+    the same initial weights and the same batches, so their fits agree to
+    finite-difference precision and differ only in time.
+"""
+
+
 def estimator_doc(
     intro,
     *,
@@ -160,6 +169,9 @@ def estimator_doc(
 ):
     """Return a class docstring: ``intro``, the shared sections, then ``examples``.
 
+    The paragraph on ``gradient`` follows the second paragraph of ``intro``
+    (the network).
+
     ``own_parameters`` and ``own_attributes`` are numpydoc entries (indented
     four spaces, ending with a newline); the other arguments are the words
     that differ between estimators.
@@ -173,8 +185,9 @@ def estimator_doc(
         out_activation=out_activation,
         **words,
     )
+    summary, network, rest = intro.split("\n\n", 2)
     return (
-        f"{intro}\n"
+        f"{summary}\n\n{network}\n\n{_GRADIENT_PARAGRAPH}\n{rest}\n"
         "    Parameters\n    ----------\n"
         f"{parameters}\n"
         "    Attributes\n    ----------\n"

@@ -33,12 +33,7 @@ _INTRO = """Neural-network classifier trained by backpropagation or numerical gr
     one ``Affine -> activation`` pair per entry of ``hidden_layer_sizes``,
     trained on the mean cross-entropy (plus an L2 term); for multilabel ``y``
     (an indicator matrix) the output layer is ``SigmoidWithLoss``, one
-    independent sigmoid per label. ``gradient``
-    chooses how the gradient is computed: by backpropagation through the
-    layers, or by central differences of the loss (two forward passes per
-    parameter). For the same ``random_state`` both draw the same initial
-    weights and the same batches, so their fits agree to finite-difference
-    precision and differ only in time.
+    independent sigmoid per label.
 
     Parameter names, meanings and defaults follow
     :class:`~sklearn.neural_network.MLPClassifier` (100 hidden units, Adam at

@@ -32,12 +32,7 @@ _INTRO = """Neural-network regressor trained by backpropagation or numerical gra
     The network is ``Affine -> activation -> ... -> Affine -> IdentityWithLoss``
     (half squared error), or ``-> PoissonWithLoss`` (exponential output, half
     Poisson deviance) with ``loss="poisson"``, one ``Affine -> activation``
-    pair per entry of ``hidden_layer_sizes``, plus an L2 term. ``gradient``
-    chooses how the gradient is computed: by backpropagation through the
-    layers, or by central differences of the loss (two forward passes per
-    parameter). For the same ``random_state`` both draw the same initial
-    weights and the same batches, so their fits agree to finite-difference
-    precision and differ only in time.
+    pair per entry of ``hidden_layer_sizes``, plus an L2 term.
 
     Parameter names, meanings and defaults follow
     :class:`~sklearn.neural_network.MLPRegressor`, except the activation
