@@ -23,7 +23,8 @@ from ._callbacks import predicting_copy
 from .gradients import GRADIENTS
 from .optimizers import AdamOptimizer, SGDOptimizer
 
-# fit -> _guarded_fit -> _fit -> _run_solver -> fit_* -> the warning.
+# Warnings point at the caller of fit: fit_* <- _fit <- _guarded_fit <- fit <-
+# scikit-learn's _fit_context wrapper <- the caller.
 _STACKLEVEL = 6
 
 
