@@ -140,7 +140,7 @@ def _split_validation(est, X, T, sample_weight, rng):
             "has too few samples for validation_fraction="
             f"{est.validation_fraction}); using a plain random split.",
             UserWarning,
-            stacklevel=_STACKLEVEL,
+            stacklevel=_STACKLEVEL + 1,  # one frame deeper: fit_stochastic's
         )
         stratify = None
     train, val = train_test_split(

@@ -74,8 +74,9 @@ def test_unstratifiable_early_stopping_split_warns_and_splits_plainly():
     y = Y_IRIS.copy()
     y[0] = 3  # a class of one sample cannot be stratified
     clf = sgd_classifier((4,), early_stopping=True, max_iter=3, random_state=0)
-    with pytest.warns(UserWarning, match="cannot be stratified"):
+    with pytest.warns(UserWarning, match="cannot be stratified") as record:
         clf.fit(X_IRIS, y)
+    assert record[0].filename == __file__  # points at the caller's fit
     assert len(clf.validation_scores_) == 3
 
 
