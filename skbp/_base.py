@@ -18,6 +18,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import get_scorer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -279,6 +280,16 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             ensure_all_finite=False,  # checked below, in the pass that bounds |X|
         )
         self._input_bound = _finite_input_bound(X, type(self).__name__)
+        if sp.issparse(y):
+            y = y.toarray()
+        if y.ndim == 2 and y.shape[1] == 1:  # as scikit-learn: a 1-D y, with a warning
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please "
+                "change the shape of y to (n_samples,), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=6,  # _prepare <- _fit <- _guarded_fit <- fit <- wrapper
+            )
+            y = y.ravel()
         T = self._encode_targets(y, X.dtype, first_pass, incremental, classes)
         sample_weight = self._combined_sample_weight(sample_weight, X, T, incremental)
         layer_units = [X.shape[1], *self._hidden_sizes(), self.n_outputs_]

@@ -4,12 +4,10 @@ import warnings
 from numbers import Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import column_or_1d
 
 from . import _docs
 from ._base import BaseBP, _check_solver, as_dtype, estimator_init
@@ -132,10 +130,6 @@ class BPClassifier(ClassifierMixin, BaseBP):
         Class indices for single-label ``y``, the float indicator matrix for
         multilabel ``y``.
         """
-        if sp.issparse(y):
-            y = y.toarray()
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         multilabel = type_of_target(y) == "multilabel-indicator"
         if not multilabel and y.ndim != 1:

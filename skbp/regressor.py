@@ -1,11 +1,9 @@
 """``BPRegressor``: targets, the Poisson loss and R²; the rest is shared."""
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import column_or_1d
 
 from . import _docs
 from ._base import BaseBP, estimator_init
@@ -84,10 +82,6 @@ class BPRegressor(RegressorMixin, BaseBP):
 
     def _encode_targets(self, y, dtype, first_pass, incremental, classes):
         """Set ``n_outputs_``, ``out_activation_`` on a first pass; return 2-D ``y``."""
-        if sp.issparse(y):
-            y = y.toarray()
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)  # as MLPRegressor: predicts 1-D
         if y.dtype.kind not in "biuf":
             try:
                 y = y.astype(np.float64)

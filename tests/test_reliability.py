@@ -145,8 +145,9 @@ def test_bad_input_to_a_fitted_model_keeps_it_intact():
 def test_column_vector_y_warns_and_ravels():
     from sklearn.exceptions import DataConversionWarning
 
-    with pytest.warns(DataConversionWarning, match="column-vector"):
+    with pytest.warns(DataConversionWarning, match="column-vector") as record:
         col = small(random_state=0).fit(X_IRIS, Y_IRIS[:, None])
+    assert record[0].filename == __file__  # points at the caller's fit
     flat = small(random_state=0).fit(X_IRIS, Y_IRIS)
     np.testing.assert_array_equal(col._params, flat._params)
 
