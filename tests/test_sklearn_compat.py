@@ -351,3 +351,12 @@ def test_sparse_csr_gives_the_dense_model_numerical(tiny):
     sparse = _fast(**params).fit(X_csr, y)
     assert_allclose(sparse._params, dense._params, rtol=1e-8, atol=1e-10)
     assert_allclose(sparse.predict_proba(X_csr), dense.predict_proba(X), atol=1e-10)
+
+
+def test_fortran_ordered_input_gives_the_c_ordered_model():
+    # load_digits' X is Fortran-ordered; batches are gathered differently.
+    X, y = load_digits(return_X_y=True)
+    assert not X.flags.c_contiguous
+    fortran = _fast(max_iter=3).fit(X, y)
+    c_order = _fast(max_iter=3).fit(np.ascontiguousarray(X), y)
+    assert_array_equal(fortran._params, c_order._params)
