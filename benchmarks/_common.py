@@ -353,36 +353,44 @@ def mnist_like(n_samples, n_test, n_features=784, n_informative=50, seed=0):
 # ---------------------------------------------------------------- baselines
 
 
-def bp_classifier(hidden, *, learning_rate_init, batch_size, max_iter, seed, **kw):
-    """A ``BPClassifier`` that trains exactly ``max_iter`` epochs (no early stop).
+# What every baseline is configured with, so that BPClassifier and MLPClassifier
+# train identically and the figures do not depend on either's defaults:
+# logistic units, plain SGD, no L2, no momentum, constant rate, exactly
+# max_iter epochs of shuffled batches.
+_PLAIN_SGD = {
+    "activation": "logistic",
+    "solver": "sgd",
+    "alpha": 0.0,
+    "learning_rate": "constant",
+    "momentum": 0.0,
+    "nesterovs_momentum": False,
+    "early_stopping": False,
+    "shuffle": True,
+    "tol": 0.0,
+    "n_iter_no_change": np.inf,
+}
 
-    Every setting the benchmarks rely on is passed (logistic units, plain SGD,
-    no L2, no momentum, constant rate, Glorot start), the same as
-    ``mlp_classifier``'s, so the figures do not depend on BPClassifier's
-    defaults; ``kw`` overrides them.
-    """
-    options = {
-        "activation": "logistic",
-        "solver": "sgd",
-        "alpha": 0.0,
-        "learning_rate": "constant",
-        "momentum": 0.0,
-        "nesterovs_momentum": False,
-        "early_stopping": False,
-        "shuffle": True,
-        "tol": 0.0,
-        "n_iter_no_change": np.inf,
-        "gradient": "backprop",
-        "weight_init_std": None,
-        **kw,
-    }
-    return BPClassifier(
+
+def _plain_sgd(estimator, hidden, learning_rate_init, batch_size, max_iter, seed, kw):
+    return estimator(
         (hidden,),
         learning_rate_init=learning_rate_init,
         batch_size=batch_size,
         max_iter=max_iter,
         random_state=seed,
-        **options,
+        **{**_PLAIN_SGD, **kw},
+    )
+
+
+def bp_classifier(hidden, *, learning_rate_init, batch_size, max_iter, seed, **kw):
+    """A ``BPClassifier`` that trains exactly ``max_iter`` epochs (no early stop).
+
+    Configured as ``mlp_classifier`` (``_PLAIN_SGD``), with backprop and the
+    Glorot start passed too; ``kw`` overrides any of it.
+    """
+    kw = {"gradient": "backprop", "weight_init_std": None, **kw}
+    return _plain_sgd(
+        BPClassifier, hidden, learning_rate_init, batch_size, max_iter, seed, kw
     )
 
 
@@ -395,26 +403,8 @@ def mlp_classifier(hidden, *, learning_rate_init, batch_size, max_iter, seed, **
     from the same weights, see the same batches and end at the same weights
     up to rounding (``max_param_diff`` shows it).
     """
-    options = {
-        "activation": "logistic",
-        "solver": "sgd",
-        "alpha": 0.0,
-        "learning_rate": "constant",
-        "momentum": 0.0,
-        "nesterovs_momentum": False,
-        "early_stopping": False,
-        "shuffle": True,
-        "tol": 0.0,
-        "n_iter_no_change": np.inf,
-        **kw,
-    }
-    return MLPClassifier(
-        (hidden,),
-        learning_rate_init=learning_rate_init,
-        batch_size=batch_size,
-        max_iter=max_iter,
-        random_state=seed,
-        **options,
+    return _plain_sgd(
+        MLPClassifier, hidden, learning_rate_init, batch_size, max_iter, seed, kw
     )
 
 
