@@ -357,7 +357,7 @@ def mnist_like(n_samples, n_test, n_features=784, n_informative=50, seed=0):
 # train identically and the figures do not depend on either's defaults:
 # logistic units, plain SGD, no L2, no momentum, constant rate, exactly
 # max_iter epochs of shuffled batches.
-_PLAIN_SGD = {
+PLAIN_SGD = {
     "activation": "logistic",
     "solver": "sgd",
     "alpha": 0.0,
@@ -378,14 +378,14 @@ def _plain_sgd(estimator, hidden, learning_rate_init, batch_size, max_iter, seed
         batch_size=batch_size,
         max_iter=max_iter,
         random_state=seed,
-        **{**_PLAIN_SGD, **kw},
+        **{**PLAIN_SGD, **kw},
     )
 
 
 def bp_classifier(hidden, *, learning_rate_init, batch_size, max_iter, seed, **kw):
     """A ``BPClassifier`` that trains exactly ``max_iter`` epochs (no early stop).
 
-    Configured as ``mlp_classifier`` (``_PLAIN_SGD``), with backprop and the
+    Configured as ``mlp_classifier`` (``PLAIN_SGD``), with backprop and the
     Glorot start passed too; ``kw`` overrides any of it.
     """
     kw = {"gradient": "backprop", "weight_init_std": None, **kw}

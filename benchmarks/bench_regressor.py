@@ -14,8 +14,8 @@ includes each estimator's per-fit overhead (validation, initialisation).
 
 import argparse
 
-import numpy as np
 from _common import (
+    PLAIN_SGD,
     add_blas_threads_arg,
     blas_limit,
     fmt_ratio,
@@ -96,20 +96,11 @@ def main(argv=None):
     # Every setting passed to both, so neither depends on its defaults.
     config = dict(
         hidden_layer_sizes=(args.hidden,),
-        activation="logistic",
-        solver="sgd",
-        alpha=0.0,
         batch_size=args.batch_size,
-        learning_rate="constant",
         learning_rate_init=args.learning_rate,
-        momentum=0.0,
-        nesterovs_momentum=False,
-        early_stopping=False,
-        shuffle=True,
-        tol=0.0,
-        n_iter_no_change=np.inf,
         max_iter=args.epochs,
         random_state=args.seed,
+        **PLAIN_SGD,
     )
 
     def fit_bp():
