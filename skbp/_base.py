@@ -219,8 +219,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         the fit succeeds or not.
         """
         tasks = _callbacks.FitTasks.start(self, X, y, sample_weight, incremental)
-        work = object.__new__(type(self))
-        work.__dict__.update(self.__dict__)
+        work = self._copy_state()
         work._fit_tasks = tasks  # read by the training loops
         work._fit(X, y, sample_weight, incremental, classes)
         del work._fit_tasks
@@ -231,7 +230,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, incremental, classes):
         self._check_combinations(incremental)
-        network, X, T, sample_weight, rng = self._prepare(
+        network, X, T, sample_weight, rng, x_bound = self._prepare(
             X, y, sample_weight, incremental, classes, train=True
         )
         self._announce(network, X.shape[0])
@@ -247,20 +246,23 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
                     )
         finally:
             network.clear_cache()
-        self._check_fitted_model(network, X, T, completed and not incremental)
+        self._check_fitted_model(
+            network, X, T, x_bound, whole_fit=completed and not incremental
+        )
         # Published without the training buffers (gradient, scratch, caches).
         self._network = Network(
             network.layer_units, network.params, network.activation, network.output
         )
 
     def _prepare(self, X, y, sample_weight, incremental, classes, train):
-        """Validate and encode the data; return ``(network, X, T, sample_weight, rng)``.
+        """Validate and encode the data for a fit.
 
-        ``network`` holds a copy of the current parameters when training
+        Return ``(network, X, T, sample_weight, rng, x_bound)``: ``network``
+        holds a copy of the current parameters when training
         continues, fresh initial parameters otherwise; with ``train=False``
         (``gradient_check``) it is float64 and no history is touched. Sets the
         fitted attributes that describe the data on ``self``, which is a
-        working copy.
+        working copy. ``x_bound`` bounds ``|X|`` (see ``_finite_input_bound``).
         """
         first_pass = not hasattr(self, "_network") or not (
             self.warm_start or incremental
@@ -279,7 +281,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             reset=first_pass,
             ensure_all_finite=False,  # checked below, in the pass that bounds |X|
         )
-        self._input_bound = _finite_input_bound(X, type(self).__name__)
+        x_bound = _finite_input_bound(X, type(self).__name__)
         if sp.issparse(y):
             y = y.toarray()
         if y.ndim == 2 and y.shape[1] == 1:  # as scikit-learn: a 1-D y, with a warning
@@ -311,7 +313,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         if train:
             self._start_call(incremental)
         network = Network(layer_units, params, self.activation, self.out_activation_)
-        return network, X, T, sample_weight, rng
+        return network, X, T, sample_weight, rng, x_bound
 
     def _check_combinations(self, incremental):
         """Raise for parameter values that are invalid only together."""
@@ -354,9 +356,10 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
     def _combined_sample_weight(self, sample_weight, X, T, incremental):
         """``sample_weight`` times the subclass's weights; None when unweighted.
 
-        Weights are relative: a total outside the normal float range (say
-        ``1e307`` or ``1e-320`` per row) is rescaled by a power of two, which
-        changes nothing else.
+        Weights are relative: weights whose mean lies outside ``2**-64 ..
+        2**64`` (say ``1e307`` or ``1e-320`` per row, whose sum over- or
+        underflows) are rescaled by a power of two, which changes nothing
+        else.
         """
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -434,21 +437,18 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             return min(200, n_samples)
         return min(self.batch_size, n_samples)
 
-    def _check_fitted_model(self, network, X, T, whole_fit):
+    def _check_fitted_model(self, network, X, T, x_bound, whole_fit):
         """Raise if the fitted network's outputs on ``X`` overflow.
 
         Each step checks its loss, but the last update could still leave finite
-        weights so large that the outputs overflow. ``_prepare`` bounded
+        weights so large that the outputs overflow. ``x_bound`` bounds
         ``|X|``; carried through the layers, that bound rules overflow out
         from the weights alone, unless it comes near the float range (huge
         weights or inputs): only then is a forward pass over ``X`` run.
         ``whole_fit`` says the model comes from a whole, uninterrupted ``fit``
         (subclasses may check more then).
         """
-        bound = self.__dict__.pop("_input_bound", None)
-        if bound is None:
-            bound = _finite_input_bound(X, type(self).__name__)
-        if network.cannot_overflow(bound):
+        if network.cannot_overflow(x_bound):
             return
         try:
             for _ in _finite_logit_blocks(network, X):
@@ -465,13 +465,17 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         not changed.
         """
         self._validate_params()
-        work = object.__new__(type(self))
-        work.__dict__.update(self.__dict__)
         fitted = hasattr(self, "_network")
-        network, X, T, sample_weight, _ = work._prepare(
+        network, X, T, sample_weight, *_ = self._copy_state()._prepare(
             X, y, None, incremental=fitted, classes=None, train=False
         )
         return network, X, T, sample_weight
+
+    def _copy_state(self):
+        """A new estimator holding (a shallow copy of) this one's ``__dict__``."""
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        return copy
 
     # ------------------------------------------------------------ weights ---
 

@@ -129,7 +129,6 @@ def fitted_attributes(est, network, params=None, copy=True):
 
 def predicting_copy(est, network):
     """A new estimator that predicts with the network's current parameters (shared)."""
-    new = object.__new__(type(est))
-    new.__dict__.update(vars(est))
+    new = est._copy_state()
     new.__dict__.update(fitted_attributes(est, network, copy=False))
     return new

@@ -282,7 +282,7 @@ class BPClassifier(ClassifierMixin, BaseBP):
         """Labels from class indices; the indicator matrix for multilabel."""
         return self.classes_[T] if T.ndim == 1 else T.astype(np.int64)
 
-    def _check_fitted_model(self, network, X, T, whole_fit):
+    def _check_fitted_model(self, network, X, T, x_bound, whole_fit):
         """Also warn when a whole fit predicts one class for every training row.
 
         Not after ``partial_fit`` or an interrupt. Evenly spaced rows, at most
@@ -290,7 +290,7 @@ class BPClassifier(ClassifierMixin, BaseBP):
         holds two classes: no pass over all of ``X``, and products small
         enough to leave BLAS's large buffers untouched.
         """
-        super()._check_fitted_model(network, X, T, whole_fit)
+        super()._check_fitted_model(network, X, T, x_bound, whole_fit)
         if not whole_fit or T.ndim != 1:
             return
         rows = slice(None, None, -(-X.shape[0] // _ONE_CLASS_CHECK_ROWS))
