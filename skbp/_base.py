@@ -419,6 +419,14 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             self.best_validation_score_ = None
             self.validation_scores_ = self.validation_loss_curve_ = None
 
+    def _sample_weight_by_target(self, T, sample_weight, incremental):
+        """Per-row weights that follow from the targets; None: none."""
+        return None
+
+    def _stratify_labels(self, T):
+        """Labels to stratify the early-stopping split on (None: a plain split)."""
+        return None
+
     def _decode_targets(self, T):
         """The training targets ``T`` as ``predict`` returns them (a scorer's ``y``)."""
         return T[:, 0] if T.ndim == 2 and T.shape[1] == 1 else T

@@ -112,14 +112,6 @@ class BPRegressor(RegressorMixin, BaseBP):
             )
         return T
 
-    def _sample_weight_by_target(self, T, sample_weight, incremental):
-        """No weights by target: ``sample_weight`` alone."""
-        return None
-
-    def _stratify_labels(self, T):
-        """No stratification: the early-stopping split is a plain random one."""
-        return None
-
     def _validation_score(self, logits, T, sample_weight):
         """(Weighted) R² of the predictions, as MLPRegressor; NaN if they overflow."""
         predicted = OUTPUTS[self.out_activation_]()(logits)
