@@ -10,9 +10,12 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
 from . import _docs
-from ._base import BaseBP, _check_solver, as_dtype, estimator_init
+from ._base import BaseBP, _check_solver, _predict_outputs, as_dtype, estimator_init
 from ._training import _batches
 from .layers import log_softmax
+
+# type_of_target's name for an indicator matrix y (MLPClassifier's y_type_).
+_MULTILABEL = "multilabel-indicator"
 
 _CLASS_WEIGHT_DOC = """\
     class_weight : dict, "balanced" or None, default=None
@@ -29,9 +32,10 @@ _INTRO = """Neural-network classifier trained by backpropagation or numerical gr
 
     The network is ``Affine -> activation -> ... -> Affine -> SoftmaxWithLoss``,
     one ``Affine -> activation`` pair per entry of ``hidden_layer_sizes``,
-    trained on the mean cross-entropy (plus an L2 term); for multilabel ``y``
-    (an indicator matrix) the output layer is ``SigmoidWithLoss``, one
-    independent sigmoid per label.
+    trained on the mean cross-entropy (plus an L2 term). As in
+    ``MLPClassifier``, a binary problem has one logistic output unit
+    (``SigmoidWithLoss``, binary cross-entropy), and multilabel ``y`` (a 0/1
+    indicator matrix) one independent sigmoid per label.
 
     Parameter names, meanings and defaults follow
     :class:`~sklearn.neural_network.MLPClassifier` (100 hidden units, Adam at
@@ -68,10 +72,11 @@ class BPClassifier(ClassifierMixin, BaseBP):
         score="(weighted) accuracy (subset accuracy for multilabel ``y``)",
         split=" (stratified by class where possible; a warning says when it is not)",
         loss_note="",
-        n_outputs="Number of outputs: the number of classes (binary problems use a "
-        "two-unit softmax too), or of labels for multilabel ``y``.",
-        out_activation='Output activation: ``"softmax"``, or ``"logistic"`` for '
-        "multilabel ``y``.",
+        n_outputs="Number of outputs: the number of classes, 1 for a binary "
+        "problem (one logistic unit, as MLPClassifier), or the number of labels "
+        "for multilabel ``y``.",
+        out_activation='Output activation: ``"softmax"`` for three classes or '
+        'more, ``"logistic"`` for binary and multilabel ``y``.',
         sibling="BPRegressor",
         examples=_EXAMPLES,
     )
@@ -127,11 +132,13 @@ class BPClassifier(ClassifierMixin, BaseBP):
     def _encode_targets(self, y, dtype, first_pass, incremental, classes):
         """Set the label attributes on a first pass; return the training targets.
 
-        Class indices for single-label ``y``, the float indicator matrix for
+        Class indices for three classes or more; for a binary problem the
+        ``(n_samples, 1)`` 0/1 column of the positive class ``classes_[1]``
+        (MLPClassifier's label binarizer's); the float indicator matrix for
         multilabel ``y``.
         """
         check_classification_targets(y)
-        multilabel = type_of_target(y) == "multilabel-indicator"
+        multilabel = type_of_target(y) == _MULTILABEL
         if not multilabel and y.ndim != 1:
             raise ValueError(
                 "y must hold one label per sample, or be a 0/1 indicator matrix "
@@ -139,18 +146,25 @@ class BPClassifier(ClassifierMixin, BaseBP):
                 "several classes per column (multiclass-multioutput is not "
                 "supported)."
             )
+        if multilabel:
+            _check_indicator(y)
         if classes is not None:
             classes = _check_classes(classes, multilabel)
         if first_pass:
             y_index = self._set_labels(y, multilabel, incremental, classes)
             if y_index is not None:
-                return y_index
-        elif multilabel != (self.out_activation_ == "logistic"):
+                return self._targets(y_index, dtype)
+        elif multilabel != (self._y_type == _MULTILABEL):
+            kinds = ("single-label", "multilabel")
             raise ValueError(
-                f"y is {'multilabel' if multilabel else 'single-label'}, but the "
-                "model was fitted on "
-                f"{'single-label' if multilabel else 'multilabel'} y. Set "
-                "warm_start=False (or start a new estimator) to change."
+                f"y is {kinds[multilabel]}, but the model was fitted on "
+                f"{kinds[not multilabel]} y. "
+                + (
+                    "partial_fit continues that model: start a new estimator "
+                    "(or call fit) to train on other y."
+                    if incremental
+                    else "Set warm_start=False (or start a new estimator) to change."
+                )
             )
         elif classes is not None and not np.array_equal(classes, self.classes_):
             raise ValueError(
@@ -178,12 +192,25 @@ class BPClassifier(ClassifierMixin, BaseBP):
                 f"y has labels {unseen.tolist()} that are not among the model's "
                 f"classes {self.classes_.tolist()}."
             )
-        return np.searchsorted(self.classes_, y)
+        return self._targets(np.searchsorted(self.classes_, y), dtype)
+
+    def _targets(self, y_index, dtype):
+        """Training targets from class indices: themselves, or the binary 0/1 column."""
+        if self._y_type == "binary":
+            return y_index.astype(dtype)[:, None]  # 1: the positive class, classes_[1]
+        return y_index
+
+    def _class_indices(self, T):
+        """Class index of each row of the training targets; None for multilabel."""
+        if self._y_type == "binary":
+            return (T[:, 0] > 0.5).astype(np.intp)
+        return None if self._y_type == _MULTILABEL else T
 
     def _set_labels(self, y, multilabel, incremental, classes):
         """Set ``classes_``, ``n_outputs_``, ``out_activation_``; return class indices.
 
         The indices are returned for single-label ``fit`` only (None otherwise).
+        As in ``MLPClassifier``, a binary problem has one logistic output.
         """
         self.__dict__.pop("_balanced_weights", None)
         y_index = None
@@ -191,6 +218,7 @@ class BPClassifier(ClassifierMixin, BaseBP):
             self.classes_ = np.arange(y.shape[1])
             self.n_outputs_ = y.shape[1]
             self.out_activation_ = "logistic"
+            self._y_type = _MULTILABEL
             if classes is not None and not np.array_equal(classes, self.classes_):
                 raise ValueError(
                     f"For multilabel y with {y.shape[1]} labels, classes must be "
@@ -211,25 +239,30 @@ class BPClassifier(ClassifierMixin, BaseBP):
                 "BPClassifier needs samples of at least 2 classes in the data, "
                 f"but y contains only one class: {self.classes_.tolist()[0]!r}."
             )
-        self.n_outputs_ = len(self.classes_)
-        self.out_activation_ = "softmax"
+        if self.classes_.size == 2:
+            self._y_type, self.out_activation_ = "binary", "logistic"
+            self.n_outputs_ = 1
+        else:
+            self._y_type, self.out_activation_ = "multiclass", "softmax"
+            self.n_outputs_ = len(self.classes_)
         return y_index
 
     def _sample_weight_by_target(self, T, sample_weight, incremental):
         """Per-row ``class_weight`` (None without it); check the weighted classes."""
-        if self.class_weight is not None and T.ndim != 1:
+        y_index = self._class_indices(T)
+        if self.class_weight is not None and y_index is None:
             raise ValueError(
                 "class_weight is not supported with multilabel y (a sample "
                 "belongs to several classes); use sample_weight."
             )
         if self.class_weight is not None:
-            per_class = self._class_weights(T, sample_weight, incremental)
-            weights = per_class[T]
+            per_class = self._class_weights(y_index, sample_weight, incremental)
+            weights = per_class[y_index]
             sample_weight = (
                 weights if sample_weight is None else sample_weight * weights
             )
-        if sample_weight is not None and not incremental and T.ndim == 1:
-            weighted = np.bincount(T, weights=sample_weight)
+        if sample_weight is not None and not incremental and y_index is not None:
+            weighted = np.bincount(y_index, weights=sample_weight)
             if np.count_nonzero(weighted) == 1:
                 raise ValueError(
                     "Only one class has samples of positive weight: class "
@@ -268,19 +301,20 @@ class BPClassifier(ClassifierMixin, BaseBP):
 
     def _stratify_labels(self, T):
         """Class indices to stratify the early-stopping split on (not multilabel)."""
-        return T if T.ndim == 1 else None
+        return self._class_indices(T)
 
     def _validation_score(self, logits, T, sample_weight):
         """(Weighted) accuracy; subset accuracy for multilabel, as MLPClassifier."""
         if T.ndim == 1:
             correct = logits.argmax(axis=1) == T
-        else:
+        else:  # one logistic unit per column: binary or multilabel
             correct = ((logits > 0) == (T > 0.5)).all(axis=1)
         return float(np.average(correct, weights=sample_weight))
 
     def _decode_targets(self, T):
-        """Labels from class indices; the indicator matrix for multilabel."""
-        return self.classes_[T] if T.ndim == 1 else T.astype(np.int64)
+        """Labels from the training targets; the indicator matrix for multilabel."""
+        y_index = self._class_indices(T)
+        return T.astype(np.int64) if y_index is None else self.classes_[y_index]
 
     def _check_fitted_model(self, network, X, T, x_bound, whole_fit):
         """Also warn when a whole fit predicts one class for every training row.
@@ -291,17 +325,18 @@ class BPClassifier(ClassifierMixin, BaseBP):
         enough to leave BLAS's large buffers untouched.
         """
         super()._check_fitted_model(network, X, T, x_bound, whole_fit)
-        if not whole_fit or T.ndim != 1:
+        y_index = self._class_indices(T)
+        if not whole_fit or y_index is None:
             return
         rows = slice(None, None, -(-X.shape[0] // _ONE_CLASS_CHECK_ROWS))
-        if np.unique(T[rows]).size < 2:
+        if np.unique(y_index[rows]).size < 2:
             return
         sample = X[rows]
         first = None
         for block in _batches(sample.shape[0], 256):
             with np.errstate(over="ignore", invalid="ignore"):
                 logits = network.logits(as_dtype(sample[block], network.dtype))
-            predicted = logits.argmax(axis=1)
+            predicted = _decide(network, logits)
             first = predicted[0] if first is None else first
             if (predicted != first).any():
                 return
@@ -331,11 +366,12 @@ class BPClassifier(ClassifierMixin, BaseBP):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class (softmax of the outputs), columns in the
-            order of ``classes_``; for multilabel models the probability of
-            each label (sigmoid of each output). float32 for a model fitted on
-            float32 data.
+            order of ``classes_``; for a binary model ``[1 - p, p]`` with ``p``
+            the sigmoid of its one output, as ``MLPClassifier``; for
+            multilabel models the probability of each label (sigmoid of each
+            output). float32 for a model fitted on float32 data.
         """
-        return self._forward_blocks(X)[0]
+        return self._forward_blocks(X, _proba)[0]
 
     def predict_log_proba(self, X):
         """Return log class probabilities, computed stably from the outputs.
@@ -367,7 +403,7 @@ class BPClassifier(ClassifierMixin, BaseBP):
             of the labels whose probability exceeds 0.5.
         """
         decided, state = self._forward_blocks(X, _decide)
-        if state["out_activation_"] == "logistic":
+        if decided.ndim == 2:  # multilabel: the indicator matrix
             return decided
         return state["classes_"][decided]
 
@@ -393,9 +429,48 @@ def _check_classes(classes, multilabel):
         raise ValueError(f"classes contains NaN: {array.tolist()}.")
     if not multilabel:
         check_classification_targets(array)
-        if np.unique(array).size != array.size:
-            raise ValueError(f"classes has repeated labels: {array.tolist()}.")
+    if np.unique(array).size != array.size:
+        raise ValueError(f"classes has repeated labels: {array.tolist()}.")
     return np.unique(array)
+
+
+def _check_indicator(y):
+    """Raise unless the multilabel ``y`` holds only 0 and 1 (or False and True).
+
+    ``type_of_target`` calls any integral matrix of two values an indicator;
+    ``MLPClassifier`` then treats every non-zero value as 1, so that ``{-1, 1}``
+    or ``{3, 5}`` would mark every label as present.
+    """
+    values = np.unique(y)
+    if not np.isin(values, (0, 1)).all():
+        found = values.tolist()
+        raise ValueError(
+            "Multilabel y must be a 0/1 indicator matrix (1: the label applies), "
+            f"but y holds the values {found}. Pass a matrix of 0 and 1, e.g. "
+            f"(y == {found[-1]!r}).astype(int) if {found[-1]!r} marks the labels "
+            "that apply."
+        )
+
+
+def is_binary(network):
+    """Whether ``network`` is a binary classifier's: one logistic output unit.
+
+    As in ``MLPClassifier`` (``n_outputs_ == 1``), the unit's output is the
+    probability of the positive class ``classes_[1]``.
+    """
+    return network.output == "logistic" and network.layer_units[-1] == 1
+
+
+def _both_classes(logits):
+    """``[-z, z]`` from a binary network's logits ``z``: sigmoids ``[1 - p, p]``."""
+    return np.concatenate([np.negative(logits), logits], axis=1)
+
+
+def _proba(network, logits):
+    """Class (or label) probabilities; ``[1 - p, p]`` for a binary network."""
+    if is_binary(network):
+        logits = _both_classes(logits)  # sigmoid(-z) keeps the digits 1 - p loses
+    return _predict_outputs(network, logits)
 
 
 def _log_proba(network, logits):
@@ -405,6 +480,8 @@ def _log_proba(network, logits):
         log_proba = log_softmax(logits)
         log_proba[np.exp(log_proba) == 0] = -np.inf
         return log_proba
+    if is_binary(network):
+        logits = _both_classes(logits)
     # log(1 / (1 + exp(-x))) = -log(1 + exp(-x)); 0 and -inf exactly where
     # predict_proba rounds to 1 and 0.
     log_proba = np.negative(np.logaddexp(0.0, -logits))
@@ -415,7 +492,9 @@ def _log_proba(network, logits):
 
 
 def _decide(network, logits):
-    """Class indices (softmax), or the 0/1 label matrix (multilabel: p > 0.5)."""
+    """Class indices (argmax; binary: z > 0), or the multilabel 0/1 matrix (z > 0)."""
     if network.output == "softmax":
         return logits.argmax(axis=1)
+    if is_binary(network):
+        return (logits[:, 0] > 0).astype(np.intp)
     return (logits > 0).astype(int)

@@ -7,23 +7,35 @@ of a :class:`~sklearn.pipeline.Pipeline`, into a graph that ``onnxruntime``
 (or any ONNX runtime) runs without Python. It needs the ``onnx`` extra:
 ``pip install "skbp[onnx]"``.
 
-The graph is the network's forward pass, one ``MatMul -> Add -> activation``
-per layer from ``coefs_`` and ``intercepts_``, then by ``out_activation_``:
+The graph is the fitted network's forward pass, one ``MatMul -> Add ->
+activation`` per layer, then its output layer; it is read from the fitted
+network (its weights, activation and output), never from the current
+hyperparameters, so it computes what ``predict`` computes even after
+``set_params``. By output:
 
-- ``"softmax"`` (multiclass, and binary: skbp uses two softmax units where
-  ``MLPClassifier`` uses one logistic unit): probabilities ``Softmax(z)``,
-  labels ``classes_[ArgMax(z)]`` taken from the logits ``z``, as ``predict``;
-- ``"logistic"`` (multilabel): probabilities ``Sigmoid(z)``, labels the
+- softmax (three classes or more): probabilities ``Softmax(z)``, labels
+  ``classes_[ArgMax(z)]`` taken from the logits ``z``, as ``predict``;
+- one logistic unit (binary, as ``MLPClassifier``): probabilities
+  ``[Sigmoid(-z), Sigmoid(z)]`` of shape ``(n_samples, 2)``, labels
+  ``classes_[z > 0]``;
+- logistic units (multilabel): probabilities ``Sigmoid(z)``, labels the
   int64 indicator matrix ``z > 0`` (probability above 0.5), as
   ``MLPClassifier``'s converter gives;
 - ``"identity"`` or ``"exp"`` (regression): predictions of shape
   ``(n_samples, n_outputs_)``.
+
+An unfitted estimator raises scikit-learn's ``NotFittedError``.
 
 Classifiers accept the options of skl2onnx's ``MLPClassifier`` converter:
 ``zipmap`` (True, False or ``"columns"``), ``nocl`` and
 ``output_class_labels``. A float32 input (the usual) computes in float32; a
 float64 input (``X[:1]`` as float64) computes in float64 throughout, except
 that ``zipmap`` needs float32 probabilities: use ``zipmap=False`` there.
+A float32 graph needs weights within float32's range (about 3.4e38;
+others raise a ``ValueError``: export with a float64 input instead), and
+its results are those of the float32 computation: inputs whose
+pre-activations exceed that range in some layer give infinite or NaN outputs
+(see ``float32_input_bound``).
 
 Examples
 --------
@@ -47,9 +59,11 @@ True
 """
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 try:
     from skl2onnx import update_registered_converter
+    from skl2onnx._parse import _parse_sklearn_classifier, _parse_sklearn_simple_model
     from skl2onnx.common.data_types import (
         DoubleTensorType,
         FloatTensorType,
@@ -72,10 +86,12 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
     ) from exc
 
 import skbp
+from skbp.classifier import is_binary
+from skbp.network import Network
 
 # ONNX operator of each hidden activation (None: nothing to apply).
 HIDDEN_OPS = {"logistic": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "identity": None}
-# ONNX operator of each output activation, keyed on ``out_activation_``.
+# ONNX operator of each output layer, keyed on its name in ``OUTPUTS``.
 OUTPUT_OPS = {
     "softmax": "Softmax",
     "logistic": "Sigmoid",
@@ -104,22 +120,23 @@ def _node(scope, container, op, inputs, output, **attrs):
     container.add_node(op, inputs, output, name=name, **attrs)
 
 
-def _add_logits(scope, operator, container, model):
-    """Add the forward pass up to the output layer's input; return its name."""
+def _add_logits(scope, operator, container, network):
+    """Add the fitted ``network``'s pass up to its output layer; return its name."""
     proto_dtype = _proto_dtype(operator)
     dtype = np.float64 if proto_dtype == onnx_proto.TensorProto.DOUBLE else np.float32
+    cast = _network_as(network, dtype)
     x = operator.inputs[0].full_name
     if guess_proto_type(operator.inputs[0].type) != proto_dtype:
-        cast = scope.get_unique_variable_name("cast_input")
-        _node(scope, container, "Cast", x, cast, to=proto_dtype)
-        x = cast
-    hidden_op = HIDDEN_OPS[model.activation]
-    n_layers = len(model.coefs_)
-    for i, (W, b) in enumerate(zip(model.coefs_, model.intercepts_, strict=True)):
+        cast_input = scope.get_unique_variable_name("cast_input")
+        _node(scope, container, "Cast", x, cast_input, to=proto_dtype)
+        x = cast_input
+    hidden_op = HIDDEN_OPS[network.activation]
+    n_layers = len(cast.coefs)
+    for i, (W, b) in enumerate(zip(cast.coefs, cast.intercepts, strict=True)):
         W_name = scope.get_unique_variable_name(f"coefficient{i}")
         b_name = scope.get_unique_variable_name(f"intercepts{i}")
-        container.add_initializer(W_name, proto_dtype, W.shape, W.astype(dtype).ravel())
-        container.add_initializer(b_name, proto_dtype, [1, b.size], b.astype(dtype))
+        container.add_initializer(W_name, proto_dtype, W.shape, W.ravel())
+        container.add_initializer(b_name, proto_dtype, [1, b.size], b)
         product = scope.get_unique_variable_name("mul_result")
         _node(scope, container, "MatMul", [x, W_name], product)
         x = scope.get_unique_variable_name("add_result")
@@ -131,9 +148,59 @@ def _add_logits(scope, operator, container, model):
     return x
 
 
-def _add_output_activation(scope, container, model, logits, output):
-    """Write ``out_activation_(logits)`` to the variable named ``output``."""
-    op = OUTPUT_OPS[model.out_activation_]
+def _network_as(network, dtype):
+    """``network`` with its parameters in ``dtype``; ValueError if they overflow."""
+    with np.errstate(over="ignore"):
+        params = network.params.astype(dtype)
+    if not np.isfinite(params).all():
+        largest = float(np.abs(network.params).max())
+        raise ValueError(
+            f"The model's weights do not fit in float32 (largest |weight| "
+            f"{largest:.3g}, float32's largest value {np.finfo(np.float32).max:.3g}): "
+            "a float32 graph would compute with infinities. Export a float64 "
+            "graph by giving a float64 sample, e.g. "
+            "to_onnx(model, X[:1].astype(np.float64))."
+        )
+    return Network(network.layer_units, params, network.activation, network.output)
+
+
+def float32_input_bound(model):
+    """Largest ``|x|`` (any feature) for which the float32 graph's logits stay finite.
+
+    Layer by layer, ``|x @ W + b| <= bound * max_j sum_i |W_ij| + max|b|``,
+    the bound falling to 1 after a logistic or tanh layer: for inputs within
+    the returned bound, every layer's output in the float32 graph stays
+    within float32's range (rounding allowed for), as do the logits, so the
+    probabilities are finite (a Poisson regressor's ``exp`` may still
+    overflow). It is a guarantee, not a threshold: inputs beyond it often
+    work too.
+
+    Parameters
+    ----------
+    model : BPClassifier or BPRegressor
+        Fitted estimator whose weights fit in float32.
+
+    Returns
+    -------
+    bound : float
+        The largest absolute input value the float32 graph is guaranteed to
+        cover; 0.0 if even a zero input could overflow.
+    """
+    check_is_fitted(model)
+    network = _network_as(model._network, np.float32)
+    low, high = 0.0, float(np.finfo(np.float32).max)
+    if not network.cannot_overflow(low):
+        return low
+    # cannot_overflow is monotone in the bound: bisect to 1e-6 relative.
+    while not network.cannot_overflow(high) and high - low > 1e-6 * high:
+        middle = (low + high) / 2
+        low, high = (middle, high) if network.cannot_overflow(middle) else (low, middle)
+    return high if network.cannot_overflow(high) else low
+
+
+def _add_output_layer(scope, container, network, logits, output):
+    """Write the output layer's prediction from ``logits`` to ``output``."""
+    op = OUTPUT_OPS[network.output]
     attrs = {"axis": 1} if op == "Softmax" else {}
     _node(scope, container, op, logits, output, **attrs)
 
@@ -149,6 +216,12 @@ def _label_tensor(classes):
     return onnx_proto.TensorProto.STRING, np.array([str(c).encode() for c in classes])
 
 
+def _multilabel(model):
+    """Whether the fitted classifier's network has one logistic unit per label."""
+    network = model._network
+    return network.output == "logistic" and not is_binary(network)
+
+
 def bp_classifier_shape_calculator(operator):
     """Set the label and probability outputs' types (skl2onnx shape calculator).
 
@@ -156,7 +229,7 @@ def bp_classifier_shape_calculator(operator):
     as the ``(n_samples, n_labels)`` indicator matrix it is.
     """
     calculate_linear_classifier_output_shapes(operator)
-    if operator.raw_operator.out_activation_ == "logistic":
+    if _multilabel(operator.raw_operator):
         n_samples = operator.inputs[0].get_first_dimension()
         n_labels = len(operator.raw_operator.classes_)
         operator.outputs[0].set_type(Int64TensorType([n_samples, n_labels]))
@@ -169,26 +242,48 @@ def convert_bp_classifier(scope, operator, container):
     (``predict_proba``), which skl2onnx's parser may then pass through ZipMap.
     """
     model = operator.raw_operator
-    logits = _add_logits(scope, operator, container, model)
+    network = model._network
+    logits = _add_logits(scope, operator, container, network)
     label, proba = operator.outputs[0].full_name, operator.outputs[1].full_name
-    _add_output_activation(scope, container, model, logits, proba)
-    if model.out_activation_ == "logistic":  # multilabel: label j where p_j > 0.5
-        zero = scope.get_unique_variable_name("zero")
-        positive = scope.get_unique_variable_name("positive")
-        container.add_initializer(zero, _proto_dtype(operator), [], [0])
-        _node(scope, container, "Greater", [logits, zero], positive)
+    if _multilabel(model):  # label j where p_j > 0.5, i.e. z_j > 0
+        _add_output_layer(scope, container, network, logits, proba)
+        positive = _positive_logits(scope, operator, container, logits)
         _node(
             scope, container, "Cast", positive, label, to=onnx_proto.TensorProto.INT64
         )
         return
     # Labels from the logits, as predict takes them: float32 probabilities can
     # round two close classes to a tie that the logits do not have.
-    index = scope.get_unique_variable_name("argmax_output")
-    _node(scope, container, "ArgMax", logits, index, axis=1, keepdims=0)
+    index = scope.get_unique_variable_name("class_index")
+    if is_binary(network):  # [sigmoid(-z), sigmoid(z)]; classes_[z > 0]
+        negated = scope.get_unique_variable_name("negated_logits")
+        both = scope.get_unique_variable_name("both_logits")
+        _node(scope, container, "Neg", logits, negated)
+        _node(scope, container, "Concat", [negated, logits], both, axis=1)
+        _add_output_layer(scope, container, network, both, proba)
+        positive = _positive_logits(scope, operator, container, logits)
+        column = scope.get_unique_variable_name("positive_index")
+        flat = scope.get_unique_variable_name("flat_shape")
+        int64 = onnx_proto.TensorProto.INT64
+        _node(scope, container, "Cast", positive, column, to=int64)
+        container.add_initializer(flat, onnx_proto.TensorProto.INT64, [1], [-1])
+        _node(scope, container, "Reshape", [column, flat], index)
+    else:
+        _add_output_layer(scope, container, network, logits, proba)
+        _node(scope, container, "ArgMax", logits, index, axis=1, keepdims=0)
     label_type, values = _label_tensor(np.asarray(get_label_classes(scope, model)))
     classes = scope.get_unique_variable_name("classes")
     container.add_initializer(classes, label_type, values.shape, values)
     _node(scope, container, "Gather", [classes, index], label, axis=0)
+
+
+def _positive_logits(scope, operator, container, logits):
+    """Add ``logits > 0`` (booleans); return its name."""
+    zero = scope.get_unique_variable_name("zero")
+    positive = scope.get_unique_variable_name("positive")
+    container.add_initializer(zero, _proto_dtype(operator), [], [0])
+    _node(scope, container, "Greater", [logits, zero], positive)
+    return positive
 
 
 def bp_regressor_shape_calculator(operator):
@@ -208,10 +303,20 @@ def bp_regressor_shape_calculator(operator):
 
 def convert_bp_regressor(scope, operator, container):
     """Add a fitted ``BPRegressor``'s graph (skl2onnx converter)."""
-    model = operator.raw_operator
-    logits = _add_logits(scope, operator, container, model)
+    network = operator.raw_operator._network
+    logits = _add_logits(scope, operator, container, network)
     output = operator.outputs[0].full_name
-    _add_output_activation(scope, container, model, logits, output)
+    _add_output_layer(scope, container, network, logits, output)
+
+
+def _fitted_only(parser):
+    """skl2onnx's ``parser``, raising ``NotFittedError`` for an unfitted model first."""
+
+    def parse(scope, model, inputs, custom_parsers=None):
+        check_is_fitted(model)
+        return parser(scope, model, inputs, custom_parsers=custom_parsers)
+
+    return parse
 
 
 def _register_classifier():
@@ -220,6 +325,7 @@ def _register_classifier():
         "SkbpBPClassifier",
         bp_classifier_shape_calculator,
         convert_bp_classifier,
+        parser=_fitted_only(_parse_sklearn_classifier),
         options=CLASSIFIER_OPTIONS,
     )
 
@@ -230,6 +336,7 @@ def _register_regressor():
         "SkbpBPRegressor",
         bp_regressor_shape_calculator,
         convert_bp_regressor,
+        parser=_fitted_only(_parse_sklearn_simple_model),
     )
 
 

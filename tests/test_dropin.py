@@ -9,7 +9,14 @@ import warnings
 import numpy as np
 import pytest
 from _helpers import sgd_classifier
-from sklearn.datasets import load_breast_cancer, load_iris, load_wine
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_iris,
+    load_wine,
+    make_classification,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import cross_val_score
 from sklearn.neural_network import MLPClassifier
@@ -102,3 +109,109 @@ def test_n_iter_counts_the_latest_partial_fit_call_as_mlpclassifier():
     assert ours.n_iter_ == theirs.n_iter_ == 1
     assert ours.t_ == theirs.t_ == 3 * len(Y_IRIS)
     assert len(ours.loss_curve_) == len(theirs.loss_curve_) == 3
+
+
+# Binary problems: one logistic unit, as MLPClassifier -----------------------
+
+# Relative tolerance on the fitted weights by solver and dtype: SGD and Adam
+# repeat MLPClassifier's arithmetic; L-BFGS follows scipy's line search, whose
+# few-ulp differences grow over the iterations.
+_BINARY_RTOL = {
+    ("sgd", np.float64): 1e-10,
+    ("adam", np.float64): 1e-10,
+    ("lbfgs", np.float64): 1e-5,
+    ("sgd", np.float32): 1e-3,
+    ("adam", np.float32): 1e-3,
+    ("lbfgs", np.float32): 1e-2,
+}
+
+
+@st.composite
+def binary_configurations(draw):
+    """A binary problem and one configuration for both estimators."""
+    solver = draw(st.sampled_from(["sgd", "adam", "lbfgs"]))
+    n_samples = draw(st.sampled_from([30, 50]))
+    params = dict(
+        hidden_layer_sizes=draw(st.sampled_from([(3,), (4, 2)])),
+        activation=draw(st.sampled_from(["logistic", "tanh", "relu", "identity"])),
+        solver=solver,
+        alpha=draw(st.sampled_from([0.0, 1e-4, 0.1, 1.0])),
+        batch_size=draw(st.sampled_from(["auto", 7, 16, n_samples])),
+        learning_rate_init=draw(st.sampled_from([1e-3, 1e-2, 0.1])),
+        max_iter=draw(st.integers(1, 12)),
+        tol=draw(st.sampled_from([0.0, 1e-4, 1e-2])),
+        n_iter_no_change=draw(st.sampled_from([1, 3, 10])),
+        random_state=draw(st.integers(0, 2**16)),
+    )
+    mode = "fit"
+    if solver == "sgd":
+        params["learning_rate"] = draw(st.sampled_from(["constant", "invscaling"]))
+        params["momentum"] = draw(st.sampled_from([0.0, 0.9]))
+    if solver != "lbfgs":
+        mode = draw(st.sampled_from(["fit", "early_stopping", "partial_fit"]))
+        params["early_stopping"] = mode == "early_stopping"
+    data = dict(
+        n_samples=n_samples,
+        data_seed=draw(st.integers(0, 2**16)),
+        labels=draw(st.sampled_from([(0, 1), (-1, 3), ("no", "yes")])),
+        dtype=draw(st.sampled_from([np.float64, np.float32])),
+        weighted=draw(st.booleans()),
+        n_calls=draw(st.integers(1, 3)),
+    )
+    return mode, params, data
+
+
+def _binary_problem(n_samples, data_seed, labels, dtype, weighted, **_):
+    X, y = make_classification(
+        n_samples, 4, n_informative=3, n_redundant=0, flip_y=0.1,
+        random_state=data_seed,
+    )  # fmt: skip
+    rng = np.random.default_rng(data_seed)
+    sample_weight = rng.uniform(0.2, 3.0, n_samples) if weighted else None
+    return X.astype(dtype), np.array(labels)[y], sample_weight
+
+
+def _fit_both(mode, params, data):
+    X, y, sample_weight = _binary_problem(**data)
+    fitted = []
+    for estimator in (BPClassifier, MLPClassifier):
+        clf = estimator(**params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence, batch_size clipped
+            if mode == "partial_fit":
+                for _ in range(data["n_calls"]):
+                    clf.partial_fit(X, y, sample_weight, classes=np.unique(y))
+            else:
+                clf.fit(X, y, sample_weight)
+        fitted.append(clf)
+    return X, y, sample_weight, fitted
+
+
+@given(binary_configurations())
+def test_binary_fits_are_mlpclassifiers(configuration):
+    mode, params, data = configuration
+    X, y, sample_weight, (ours, theirs) = _fit_both(mode, params, data)
+    reproduce = f"_fit_both({mode!r}, {params!r}, {data!r})"
+    rtol = _BINARY_RTOL[params["solver"], data["dtype"]]
+    atol = rtol * 1e-2
+    assert ours.n_outputs_ == theirs.n_outputs_ == 1, reproduce
+    assert ours.out_activation_ == theirs.out_activation_ == "logistic", reproduce
+    for mine, other in zip(
+        ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_, strict=True
+    ):
+        assert mine.shape == other.shape, reproduce
+        np.testing.assert_allclose(mine, other, rtol=rtol, atol=atol, err_msg=reproduce)
+    assert ours.n_iter_ == theirs.n_iter_, reproduce
+    proba = ours.predict_proba(X)
+    np.testing.assert_allclose(
+        proba, theirs.predict_proba(X), rtol=rtol, atol=atol, err_msg=reproduce
+    )
+    several_batches = mode != "fit" or params["solver"] != "lbfgs"
+    if sample_weight is None or not several_batches:
+        # (With weights over several batches the epoch loss is the weighted
+        # mean here, MLPClassifier's a mean by row count: a documented difference.)
+        assert ours.loss_ == pytest.approx(theirs.loss_, rel=rtol), reproduce
+    decided = ours.predict(X)
+    clear = np.abs(proba[:, 1] - 0.5) > 1e-6  # ties aside
+    np.testing.assert_array_equal(decided[clear], theirs.predict(X)[clear])
+    np.testing.assert_array_equal(decided, ours.classes_[(proba[:, 1] > 0.5) * 1])

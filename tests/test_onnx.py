@@ -30,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 
 import skbp
 from skbp import BPClassifier
+from skbp.network import Network
 
 skl2onnx = pytest.importorskip("skl2onnx")
 rt = pytest.importorskip("onnxruntime")
@@ -200,12 +201,23 @@ def test_float_labels():
 # Multilabel and regression ------------------------------------------------
 
 
+def _mlp_network(mlp):
+    """An MLP's fitted weights as the fitted ``Network`` skbp's converters read."""
+    params = [a.ravel() for W, b in zip(mlp.coefs_, mlp.intercepts_) for a in (W, b)]
+    units = [W.shape[0] for W in mlp.coefs_] + [mlp.coefs_[-1].shape[1]]
+    return Network(units, np.concatenate(params), mlp.activation, mlp.out_activation_)
+
+
 class _MLPClassifierStandIn(MLPClassifier):
     """MLPClassifier converted by skbp's converter (its attributes mean the same)."""
+
+    _network = property(_mlp_network)
 
 
 class _MLPRegressorStandIn(MLPRegressor):
     """MLPRegressor converted by skbp's converter."""
+
+    _network = property(_mlp_network)
 
 
 @functools.cache
