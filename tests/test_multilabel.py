@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -123,9 +124,60 @@ def test_multilabel_class_weight_is_refused():
         BPClassifier(class_weight={0: 2.0}).fit(X, Y)
 
 
-def test_binary_problems_keep_two_softmax_units():
+def test_binary_problems_are_not_multilabel():
+    """One column of 0/1 is a binary problem: one logistic unit, labels as given."""
     clf = fit_quietly(BPClassifier((3,), max_iter=3, random_state=0), X, Y[:, 0])
-    assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 2
+    assert clf.out_activation_ == "logistic" and clf.n_outputs_ == 1
+    assert clf.predict(X).shape == (len(X),)
+    assert clf.predict_proba(X).shape == (len(X), 2)
+    assert_array_equal(clf.classes_, [0, 1])
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("values", [(0, 2), (-1, 1), (3, 5), (0.0, 2.0)])
+def test_multilabel_y_other_than_0_1_is_refused(values, method, sparse):
+    """``type_of_target`` calls any two-valued matrix an indicator: 0/1 only here.
+
+    (MLPClassifier would count every non-zero value as 1, marking every label
+    present for {-1, 1} or {3, 5}; before, skbp trained on the values as
+    they were, with a loss unbounded below.)
+    """
+    y = np.where(Y == 1, values[1], values[0])
+    y = sp.csr_matrix(y) if sparse else y
+    clf = BPClassifier((3,), max_iter=3, random_state=0)
+    fit = getattr(clf, method)
+    kwargs = {"classes": np.arange(4)} if method == "partial_fit" else {}
+    with pytest.raises(ValueError, match=r"0/1 indicator.*values \[") as error:
+        fit(X, y, **kwargs)
+    assert f"(y == {values[1]!r}).astype(int)" in str(error.value)
+    assert not hasattr(clf, "classes_")  # nothing changed
+    fit(X, (y == values[1]).astype(int), **kwargs)  # what the message says works
+    assert clf.loss_ > 0
+
+
+def test_multilabel_y_of_bools_is_the_0_1_matrix():
+    ours = fit_quietly(BPClassifier(**COMMON), X, Y.astype(bool))
+    assert_array_equal(params(ours), params(fit_quietly(BPClassifier(**COMMON), X, Y)))
+
+
+def test_multilabel_partial_fit_refuses_repeated_classes():
+    with pytest.raises(ValueError, match="repeated"):
+        BPClassifier((3,)).partial_fit(X, Y, classes=[0, 1, 2, 3, 3])
+
+
+def test_partial_fit_kind_switch_says_what_applies_to_partial_fit():
+    """No "warm_start" advice under partial_fit: it has no effect there."""
+    clf = BPClassifier((3,), random_state=0).partial_fit(X, Y, classes=np.arange(4))
+    with pytest.raises(ValueError, match="single-label") as error:
+        clf.partial_fit(X, Y[:, 0])
+    assert "warm_start" not in str(error.value) and "new estimator" in str(error.value)
+    clf = BPClassifier((3,), random_state=0).partial_fit(X, Y[:, 0], classes=[0, 1])
+    with pytest.raises(ValueError, match="multilabel") as error:
+        clf.partial_fit(X, Y)
+    assert "warm_start" not in str(error.value)
+    with pytest.raises(ValueError, match="warm_start=False"):  # fit: it applies
+        clf.set_params(warm_start=True, max_iter=1).fit(X, Y)
 
 
 def test_tags_say_multilabel_unless_class_weight():

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from sklearn.datasets import (
     make_multilabel_classification,
     make_regression,
 )
+from sklearn.exceptions import NotFittedError
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -198,14 +200,114 @@ def test_float_labels():
     assert_labels_match(labels, clf, X)
 
 
+# Binary: one logistic unit, as MLPClassifier --------------------------------
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_binary_graph_on_mlp_and_skl2onnx_converter(activation):
+    """MLPClassifier's binary model through skbp's converter gives MLP's outputs,
+    with the shapes and types skl2onnx's own MLPClassifier converter gives."""
+    register_stand_ins()
+    X, y = dataset("breast_cancer")
+    params = dict(hidden_layer_sizes=(8,), activation=activation, random_state=0)
+    ours = _MLPClassifierStandIn(max_iter=30, **params).fit(X, y)
+    labels, proba = run(ours, X, {"zipmap": False})
+    np.testing.assert_allclose(proba, ours.predict_proba(X), atol=ATOL)
+    assert_labels_match(labels, ours, X)
+    theirs = MLPClassifier(max_iter=30, **params).fit(X, y)
+    their_labels, their_proba = run(theirs, X, {"zipmap": False})
+    assert labels.shape == their_labels.shape == (len(X),)
+    assert proba.shape == their_proba.shape == (len(X), 2)
+    assert labels.dtype == their_labels.dtype and proba.dtype == their_proba.dtype
+    np.testing.assert_allclose(proba, their_proba, atol=ATOL)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_binary_float64(activation):
+    """The binary graph in float64: labels classes_[z > 0], [1 - p, p] exactly."""
+    X, y = dataset("breast_cancer")
+    clf = fit_classifier(X, np.array(["benign", "malignant"])[y], activation)
+    assert clf.n_outputs_ == 1
+    sess = session(clf, X, {"zipmap": False})
+    labels, proba = sess.run(None, {"X": X})
+    np.testing.assert_array_equal(labels, clf.predict(X))
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=1e-12, atol=1e-14)
+
+
+def test_export_reads_the_fitted_network_not_the_hyperparameters():
+    """set_params without a refit changes neither predict nor the graph."""
+    X, y = dataset("iris")
+    clf = fit_classifier(X, y, "logistic")
+    expected = clf.predict_proba(X)
+    clf.set_params(activation="relu", hidden_layer_sizes=(3,))
+    labels, proba = run(clf, X, {"zipmap": False})
+    np.testing.assert_allclose(proba, expected, atol=ATOL)
+    assert_labels_match(labels, clf, X)
+    if not hasattr(skbp, "BPRegressor"):
+        return
+    X, y = regression_data(1, "squared_error")
+    reg = skbp.BPRegressor((8,), "tanh", max_iter=15, random_state=0).fit(X, y)
+    expected = reg.predict(X)
+    reg.set_params(activation="identity", loss="poisson")
+    check_regressor(reg, X, 1)
+    np.testing.assert_array_equal(reg.predict(X), expected)
+
+
+@pytest.mark.parametrize(
+    "estimator", [BPClassifier, getattr(skbp, "BPRegressor", BPClassifier)]
+)
+def test_unfitted_model_raises_not_fitted_error(estimator):
+    with pytest.raises(NotFittedError):
+        skl2onnx.to_onnx(estimator(), np.zeros((1, 3), np.float32))
+
+
+def test_float32_graph_refuses_weights_beyond_float32():
+    """No silent inf weights (nor numpy's cast warning): a float64 sample works."""
+    X, y = dataset("iris")
+    clf = fit_classifier(X, y)
+    clf.coefs_[0][0, 0] = 1e39
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(
+            ValueError, match=r"float32.*X\[:1\]\.astype\(np\.float64\)"
+        ):
+            session(clf, X.astype(np.float32))
+        with pytest.raises(ValueError, match="float32"):
+            skbp_onnx.float32_input_bound(clf)
+        labels, proba = session(clf, X, {"zipmap": False}).run(None, {"X": X})
+    np.testing.assert_array_equal(labels, clf.predict(X))
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_float32_graph_is_finite_within_its_input_bound(activation):
+    X, y = dataset("iris")
+    clf = fit_classifier(X, y, activation)
+    bound = skbp_onnx.float32_input_bound(clf)
+    assert np.abs(X).max() < bound <= np.finfo(np.float32).max
+    rng = np.random.default_rng(0)
+    directions = rng.uniform(-1, 1, (500, X.shape[1]))
+    directions[:4] = np.sign(clf.coefs_[0].T[:4])  # the largest first-layer sums
+    extreme = np.float32(bound) * (directions / np.abs(directions).max(axis=1)[:, None])
+    extreme = extreme.astype(np.float32)
+    assert np.abs(extreme).max() <= bound
+    labels, proba = run(clf, extreme, {"zipmap": False})
+    assert np.isfinite(proba).all()
+    if activation in ("relu", "identity"):  # unbounded: the bound is a real limit
+        far = np.float32(np.finfo(np.float32).max) * directions[:4].astype(np.float32)
+        _, proba = run(clf, far, {"zipmap": False})
+        assert not np.isfinite(proba).all()
+
+
 # Multilabel and regression ------------------------------------------------
 
 
 def _mlp_network(mlp):
     """An MLP's fitted weights as the fitted ``Network`` skbp's converters read."""
-    params = [a.ravel() for W, b in zip(mlp.coefs_, mlp.intercepts_) for a in (W, b)]
+    layers = zip(mlp.coefs_, mlp.intercepts_, strict=True)
+    params = np.concatenate([a.ravel() for W, b in layers for a in (W, b)])
     units = [W.shape[0] for W in mlp.coefs_] + [mlp.coefs_[-1].shape[1]]
-    return Network(units, np.concatenate(params), mlp.activation, mlp.out_activation_)
+    return Network(units, params, mlp.activation, mlp.out_activation_)
 
 
 class _MLPClassifierStandIn(MLPClassifier):

@@ -290,7 +290,7 @@ def test_binary_problem(iris, gradient):
     assert_allclose(proba.sum(axis=1), 1.0)
     assert_array_equal(clf.classes_, ["no", "yes"])
     assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
-    assert clf.n_outputs_ == 2
+    assert clf.n_outputs_ == 1 and clf.out_activation_ == "logistic"  # as MLP
     assert clf.score(X, y) > 0.8
 
 

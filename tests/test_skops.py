@@ -157,3 +157,16 @@ def test_joblib_load_warns_about_other_version(tmp_path, iris, old_version_model
     with pytest.warns(UserWarning, match=r"saved with skbp 0\.0\.1 and is loaded"):
         loaded = joblib.load(path)
     np.testing.assert_array_equal(loaded.predict(iris[0]), clf.predict(iris[0]))
+
+
+def test_skops_round_trip_of_a_binary_model(tmp_path, iris):
+    """One logistic unit: the loaded model predicts and goes on training alike."""
+    X, y = iris[0][50:], np.array(["versicolor", "virginica"])[iris[1][50:] - 1]
+    clf = fit_quietly(sgd_classifier((3,), max_iter=5, random_state=0), X, y)
+    loaded, _ = dump_and_load(clf, tmp_path / "binary.skops")
+    assert loaded.n_outputs_ == 1 and loaded.out_activation_ == "logistic"
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    for model in (clf, loaded):
+        model.partial_fit(X, y)
+    np.testing.assert_array_equal(loaded._params, clf._params)
