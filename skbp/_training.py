@@ -317,7 +317,8 @@ class _Validation:
             score = self._score(est, network)
         except Exception as exc:  # noqa: BLE001 - any failure: the scorer does not apply
             raise ValueError(
-                f"{what}: {type(exc).__name__}: {exc}. Choose a scorer that "
+                f"{what}: {type(exc).__name__}: {str(exc).rstrip('.')}. Choose a "
+                "scorer that "
                 "applies to the estimator and its targets, or scoring=None "
                 "(the estimator's score method)."
             ) from exc

@@ -870,10 +870,10 @@ def test_batch_size_larger_than_the_data_warns_once_as_mlpclassifier(tiny, solve
 
 def test_batch_size_equal_to_the_data_does_not_warn(tiny):
     X, y = tiny
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         sgd_classifier(max_iter=1, batch_size=len(y)).fit(X, y)
+    assert not [w for w in caught if "batch_size" in str(w.message)]
 
 
 class _Interrupt:
