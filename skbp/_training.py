@@ -105,7 +105,7 @@ def _restore_best(est, network):
     best = est.__dict__.pop("_best_params", None)
     if best is not None:
         network.params[...] = best
-    elif est.validation_scores_:  # this call's scores: all NaN
+    elif est.n_iter_:  # this call scored epochs, all NaN
         est.best_validation_score_ = np.nan
         warnings.warn(
             f"Every validation score of this fit was NaN (scoring={est.scoring!r}), "
@@ -315,12 +315,11 @@ class _Validation:
         what = f"scoring={est.scoring!r} cannot score this {type(est).__name__}"
         try:
             score = self._score(est, network)
-        except Exception as exc:  # noqa: BLE001 - any failure: the scorer does not apply
+        except Exception as exc:  # whatever the failure, the scorer does not apply
+            reason = f"{type(exc).__name__}: {str(exc).rstrip('.')}"
             raise ValueError(
-                f"{what}: {type(exc).__name__}: {str(exc).rstrip('.')}. Choose a "
-                "scorer that "
-                "applies to the estimator and its targets, or scoring=None "
-                "(the estimator's score method)."
+                f"{what}: {reason}. Choose a scorer that applies to the estimator "
+                "and its targets, or scoring=None (the estimator's score method)."
             ) from exc
         if not isinstance(score, Real) or isinstance(score, bool):
             raise ValueError(

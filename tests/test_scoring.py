@@ -297,25 +297,29 @@ def test_a_scorer_that_cannot_apply_fails_before_any_training(monkeypatch, case)
 
 
 class _Scores:
-    """A scorer returning ``values`` in turn after the first call (the check)."""
+    """A scorer returning ``check`` on the first call (the check on the initial
+    model), then ``values`` in turn, one per epoch."""
 
-    def __init__(self, values):
-        self.values, self.calls = list(values), 0
+    def __init__(self, values, check=0.0):
+        self.values, self.check, self.calls = list(values), check, 0
 
     def __call__(self, estimator, X, y, sample_weight=None):
         self.calls += 1
-        return 0.0 if self.calls == 1 else self.values[self.calls - 2]
+        return self.check if self.calls == 1 else self.values[self.calls - 2]
 
 
 def test_a_nan_validation_score_is_never_the_best():
     nan = float("nan")
     fits = [
         quiet_fit(
-            classifier(scoring=_Scores(values), max_iter=4, n_iter_no_change=99),
+            classifier(scoring=scorer, max_iter=4, n_iter_no_change=99),
             X_IRIS,
             Y_IRIS,
         )
-        for values in ([nan, 0.5, 0.7, 0.6], [0.1, 0.5, 0.7, 0.6])
+        for scorer in (
+            _Scores([nan, 0.5, 0.7, 0.6], check=nan),
+            _Scores([0.1, 0.5, 0.7, 0.6]),
+        )
     ]
     assert fits[0].best_validation_score_ == 0.7
     assert_allclose(fits[0].predict_proba(X_IRIS), fits[1].predict_proba(X_IRIS))

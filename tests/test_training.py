@@ -1177,5 +1177,6 @@ def _expected_failed_checks(estimator):
     ],
     expected_failed_checks=_expected_failed_checks,
 )
+@pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning")  # 100 > rows
 def test_sklearn_checks_with_training_options(estimator, check):
     check(estimator)
