@@ -311,7 +311,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             params = self._network.params.astype(X.dtype)  # a copy
             self.loss_curve_ = list(self.loss_curve_)
         if train:
-            self._start_call(incremental)
+            self._start_call()
         network = Network(layer_units, params, self.activation, self.out_activation_)
         return network, X, T, sample_weight, rng, x_bound
 
@@ -400,13 +400,20 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         self.t_ = 0
         self.loss_curve_ = []
         self.validation_scores_ = self.validation_loss_curve_ = None
+        self.best_loss_ = None  # the stopping state starts afresh (_start_call)
         self.__dict__.pop("_optimizer", None)
 
-    def _start_call(self, incremental):
-        """Reset what each call counts afresh: ``n_iter_`` and the stopping state."""
+    def _start_call(self):
+        """Reset what each call counts afresh: ``n_iter_``, and the stopping state.
+
+        Without early stopping, a call that continues training (``warm_start``,
+        ``partial_fit``) keeps ``best_loss_`` and the count of epochs without
+        improvement, as MLPClassifier does; with early stopping each call
+        starts its own.
+        """
         self.n_iter_ = 0
-        self._no_improvement_count = 0
         if self.early_stopping:
+            self._no_improvement_count = 0
             self.best_loss_ = None
             # The held-out loss ("loss") is best when lowest, any score highest.
             self.best_validation_score_ = np.inf if self.scoring == "loss" else -np.inf
@@ -414,7 +421,8 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             self.validation_loss_curve_ = list(
                 getattr(self, "validation_loss_curve_", None) or []
             )
-        elif not incremental or getattr(self, "best_loss_", None) is None:
+        elif getattr(self, "best_loss_", None) is None:
+            self._no_improvement_count = 0
             self.best_loss_ = np.inf
             self.best_validation_score_ = None
             self.validation_scores_ = self.validation_loss_curve_ = None
@@ -443,7 +451,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
             return min(200, n_samples)
-        return min(self.batch_size, n_samples)
+        return max(1, min(self.batch_size, n_samples))  # clipped, as MLPClassifier
 
     def _check_fitted_model(self, network, X, T, x_bound, whole_fit):
         """Raise if the fitted network's outputs on ``X`` overflow.

@@ -29,7 +29,18 @@ _STACKLEVEL = 6
 
 
 def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
-    """Mini-batch epochs with MLPClassifier's stopping rules; False if interrupted."""
+    """Mini-batch epochs with MLPClassifier's stopping rules; False if interrupted.
+
+    Besides an infinite or NaN loss, a loss that has exploded is divergence
+    (a ``ValueError``): an epoch's loss above both the square root of the
+    largest float of the parameters' dtype (1.3e154 in float64, 1.8e19 in
+    float32) and ``2**64`` (1.8e19) times the lowest epoch loss recorded
+    before it in ``loss_curve_``. With early stopping, an epoch whose
+    validation score is NaN is never the best; if every score is NaN, the
+    model keeps the last epoch's parameters, with a warning. An interrupt
+    (Ctrl-C) during an epoch, its validation included, leaves that epoch out
+    of the whole history.
+    """
     optimizer = _resume_optimizer(est, network.params, incremental)
     validation = None
     if est.early_stopping:
@@ -37,9 +48,9 @@ def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
             est, X, T, sample_weight, rng
         )
         est._best_params = None  # set by the first validated epoch
-        validation = _Validation(est, *validation)
+        validation = _Validation(est, network, *validation)
     n_samples = X.shape[0]
-    batch_size = est._batch_size(n_samples)
+    batch_size = _checked_batch_size(est, n_samples)
     compute_gradient = GRADIENTS[est.gradient]
     sample_idx = np.arange(n_samples)
     gather = _RowGather(X, batch_size)
@@ -56,6 +67,7 @@ def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
                 est, network, optimizer, compute_gradient, gather, sample_idx, T,
                 sample_weight, batch_size,
             )  # fmt: skip
+            _check_not_exploded(loss, est.loss_curve_, network.dtype)
             _record_epoch(est, network, loss, n_samples, validation)
             if est.verbose:
                 _print_epoch(est, time.perf_counter() - start)
@@ -83,10 +95,58 @@ def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
         interrupted = True
     else:
         interrupted = False
-    if est.early_stopping and est._best_params is not None:
-        network.params[...] = est._best_params
-    est.__dict__.pop("_best_params", None)
+    if est.early_stopping:
+        _restore_best(est, network)
     return not interrupted
+
+
+def _restore_best(est, network):
+    """Set the best epoch's parameters; warn if no epoch had a score (all NaN)."""
+    best = est.__dict__.pop("_best_params", None)
+    if best is not None:
+        network.params[...] = best
+    elif est.n_iter_:  # this call scored epochs, all NaN
+        est.best_validation_score_ = np.nan
+        warnings.warn(
+            f"Every validation score of this fit was NaN (scoring={est.scoring!r}), "
+            "so no epoch could be chosen as the best: the model keeps the last "
+            "epoch's parameters. Use a scoring that is defined on the "
+            "validation rows (roc_auc, for example, needs both values of each "
+            "label among them), or set early_stopping=False.",
+            UserWarning,
+            stacklevel=_STACKLEVEL + 1,  # one frame deeper: fit_stochastic's
+        )
+
+
+def _checked_batch_size(est, n_samples):
+    """``est._batch_size(n_samples)``, warning as MLP does when it clips."""
+    if est.batch_size != "auto" and not 1 <= est.batch_size <= n_samples:
+        warnings.warn(
+            "Got `batch_size` less than 1 or larger than sample size. It is going "
+            "to be clipped",
+            UserWarning,
+            stacklevel=_STACKLEVEL + 1,  # one frame deeper: fit_stochastic's
+        )
+    return est._batch_size(n_samples)
+
+
+# An epoch's loss this many times the lowest before it (and beyond the square
+# root of the float range) has exploded: see fit_stochastic.
+_EXPLOSION_FACTOR = 2.0**64
+
+
+def _check_not_exploded(loss, history, dtype):
+    """Raise the divergence error if ``loss`` has exploded relative to ``history``."""
+    if (
+        history
+        and loss > math.sqrt(float(np.finfo(dtype).max))
+        and loss > _EXPLOSION_FACTOR * min(history)
+    ):
+        raise ValueError(
+            f"Training diverged: the loss exploded from {min(history):.3g} to "
+            f"{loss:.3g}. Scale the inputs (for example with StandardScaler) and "
+            "the targets, or lower learning_rate_init."
+        )
 
 
 def _resume_optimizer(est, params, incremental):
@@ -192,21 +252,28 @@ def _run_epoch(
         sw = None if sample_weight is None else sample_weight[idx]
         if sw is not None and not sw.any():
             continue  # nothing to learn from an all-zero-weight batch
+        n_batch = batch.stop - batch.start
         batch_loss = compute_gradient(
             network, gather(idx), T[idx], sw, alpha=est.alpha, h=est.numerical_step
         )
         check_finite(batch_loss, "loss")
+        # Reported before the step changes the weights the L2 term is of.
+        batch_loss = network.reported_loss(batch_loss, n_batch, sw, est.alpha)
         optimizer.update_params(network.params, network.grads)
-        accumulated_loss += batch_loss * (
-            batch.stop - batch.start if sw is None else sw.sum()
-        )
+        accumulated_loss += batch_loss * (n_batch if sw is None else sw.sum())
     check_finite(network.params, "weights")
     total = n_samples if sample_weight is None else sample_weight.sum()
     return float(accumulated_loss / total)
 
 
 def _record_epoch(est, network, loss, n_samples, validation):
-    """Append the epoch to the history; update the stopping rule's count."""
+    """Append the epoch to the history; update the stopping rule's count.
+
+    The held-out rows are evaluated before anything is recorded, so that an
+    interrupt there leaves the epoch out of every curve.
+    """
+    if validation is not None:
+        validation_loss, score = validation.evaluate(est, network)
     est.n_iter_ += 1
     est.t_ += n_samples
     est.loss_ = loss
@@ -215,55 +282,82 @@ def _record_epoch(est, network, loss, n_samples, validation):
         improved = loss <= est.best_loss_ - est.tol
         est.best_loss_ = min(est.best_loss_, loss)
     else:
-        validation_loss, score = validation.evaluate(est, network)
         est.validation_loss_curve_.append(validation_loss)
         est.validation_scores_.append(score)
         # Compare in the "higher is better" direction: the loss is negated.
+        # A NaN score is neither an improvement nor ever the best.
         sign = -1.0 if est.scoring == "loss" else 1.0
         best = sign * est.best_validation_score_
         improved = sign * score >= best + est.tol
-        if sign * score > best or est._best_params is None:
+        if sign * score > best or (est._best_params is None and not math.isnan(score)):
             est.best_validation_score_ = score
             est._best_params = network.params.copy()
     est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
 
 
 class _Validation:
-    """The held-out rows of early stopping and how each epoch is scored on them."""
+    """The held-out rows of early stopping and how each epoch is scored on them.
 
-    def __init__(self, est, X, T, sample_weight):
+    A scorer is tried once on the initial model, so that one that cannot
+    apply (to a regressor, to these targets) fails before any training.
+    """
+
+    def __init__(self, est, network, X, T, sample_weight):
         self.X, self.T, self.sample_weight = X, T, sample_weight
         self.scorer = None
         if est.scoring is not None and est.scoring != "loss":
             self.scorer = get_scorer(est.scoring)  # a callable is returned as is
             self.y = est._decode_targets(T)
+            self._check_scorer(est, network)
+
+    def _check_scorer(self, est, network):
+        """Raise a ValueError naming ``scoring`` if it cannot score this model."""
+        what = f"scoring={est.scoring!r} cannot score this {type(est).__name__}"
+        try:
+            score = self._score(est, network)
+        except Exception as exc:  # whatever the failure, the scorer does not apply
+            reason = f"{type(exc).__name__}: {str(exc).rstrip('.')}"
+            raise ValueError(
+                f"{what}: {reason}. Choose a scorer that applies to the estimator "
+                "and its targets, or scoring=None (the estimator's score method)."
+            ) from exc
+        if not isinstance(score, Real) or isinstance(score, bool):
+            raise ValueError(
+                f"{what}: it returned {score!r}, not a number. A scorer must "
+                "return a float (higher is better)."
+            )
+
+    def _score(self, est, network):
+        """The scorer's value for an estimator predicting with ``network``."""
+        # The rows are validated arrays, which carry no feature names.
+        model = predicting_copy(est, network)
+        model.__dict__.pop("feature_names_in_", None)
+        sw = self.sample_weight
+        kwargs = {} if sw is None else {"sample_weight": sw}
+        return self.scorer(model, self.X, self.y, **kwargs)
 
     def evaluate(self, est, network):
         """Return the held-out loss and the score that ``est.scoring`` names.
 
         The loss is ``loss_curve_``'s: the output layer's (weighted) mean loss
-        plus the L2 term ``0.5 * alpha * sum(W**2) / sum(w)``, here over the
-        held-out rows as one batch.
+        as reported (``Network.report``) plus the L2 term
+        ``0.5 * alpha * sum(W**2) / sum(w)``, here over the held-out rows as
+        one batch.
         """
         logits = network.logits(self.X)
         if self.scorer is not None:
-            # An estimator predicting with this epoch's parameters; the rows
-            # are validated arrays, which carry no feature names.
-            model = predicting_copy(est, network)
-            model.__dict__.pop("feature_names_in_", None)
-            sw = self.sample_weight
-            kwargs = {} if sw is None else {"sample_weight": sw}
-            score = float(self.scorer(model, self.X, self.y, **kwargs))
+            score = float(self._score(est, network))
         elif est.scoring is None:
             score = est._validation_score(logits, self.T, self.sample_weight)
         # A fresh output layer: the training network's caches stay as they are.
-        loss = type(network.loss_layer)().forward(
+        data_loss = type(network.loss_layer)().forward(
             logits, self.T, self.sample_weight, out=logits
         )
+        penalty = 0.0
         if est.alpha:
             scale = network.penalty_scale(len(self.T), self.sample_weight, est.alpha)
-            loss += scale * sum(network.squared_weights())
-        loss = float(loss)
+            penalty = scale * sum(network.squared_weights())
+        loss = float(network.report(data_loss, penalty))
         return loss, loss if est.scoring == "loss" else score
 
 
@@ -294,6 +388,12 @@ def fit_lbfgs(est, network, X, T, sample_weight):
 
     An interrupt keeps the last completed iterate (the initial parameters if
     none completed), and the history describes it.
+
+    L-BFGS minimises the objective the gradients differentiate; the history
+    reports it as the stochastic solvers do (``Network.reported_loss``). For
+    several squared-error outputs the two differ, and ``MLPRegressor``'s line
+    search uses its reported loss with the gradient of the objective, so its
+    L-BFGS path differs from skbp's there (skbp's pair is consistent).
     """
     compute_gradient = GRADIENTS[est.gradient]
     params = network.params
@@ -311,10 +411,16 @@ def fit_lbfgs(est, network, X, T, sample_weight):
     start = time.perf_counter()
     tasks = getattr(est, "_fit_tasks", None)  # callbacks: see skbp._callbacks
 
+    def reported(objective, theta):
+        return network.reported_loss(
+            float(objective), X.shape[0], sample_weight, est.alpha,
+            params=theta.astype(params.dtype, copy=False),
+        )  # fmt: skip
+
     def record(intermediate_result):
         nonlocal last, stopped
         last = intermediate_result.x.copy()
-        curve.append(float(intermediate_result.fun))
+        curve.append(reported(intermediate_result.fun, last))
         if est.verbose:
             print(
                 f"Iteration {len(curve)}, loss = {curve[-1]:.8f}, "
@@ -350,7 +456,7 @@ def fit_lbfgs(est, network, X, T, sample_weight):
         )
     if result is not None:
         params[...] = result.x
-        loss = float(result.fun)
+        loss = reported(result.fun, result.x)
         if not result.success and not stopped:
             warnings.warn(
                 f"L-BFGS failed to converge: {result.message}. Increase "
@@ -360,7 +466,10 @@ def fit_lbfgs(est, network, X, T, sample_weight):
             )
     else:
         params[...] = x0 if last is None else last
-        loss = curve[-1] if curve else network.forward(X, T, sample_weight, est.alpha)
+        if curve:
+            loss = curve[-1]
+        else:
+            loss = reported(network.forward(X, T, sample_weight, est.alpha), params)
     check_finite(params, "weights")
     est.n_iter_ = len(curve)
     est.t_ += X.shape[0] * len(curve)

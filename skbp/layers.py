@@ -396,6 +396,9 @@ class SoftmaxWithLoss:
     0.693147
     """
 
+    # The loss is reported as trained on (see ``IdentityWithLoss``).
+    reports_mean_over_outputs = False
+
     def __init__(self):
         self.y = None
         self.t = None
@@ -508,6 +511,10 @@ class _OutputWithLoss:
     and ``(y - t) / batch_size`` its gradient, as for their canonical link.
     """
 
+    # Whether the reported loss (``loss_``, ``tol``) averages the data term
+    # over outputs instead of summing it, as trained (see ``IdentityWithLoss``).
+    reports_mean_over_outputs = False
+
     def __init__(self):
         self.y = None
         self.t = None
@@ -591,8 +598,11 @@ class IdentityWithLoss(_OutputWithLoss):
     ``y = x`` and ``E = sum_j mean_i (y_ij - t_ij)**2 / 2``: half the squared
     error, averaged over samples and summed over outputs, whose gradient
     ``backward()`` returns, ``(y - t) / batch_size``. This is the gradient
-    ``MLPRegressor`` trains with; the loss it reports also averages over
-    outputs (its ``loss_`` is this one divided by ``n_outputs_``).
+    ``MLPRegressor`` trains with, and what ``forward`` returns and both
+    gradients differentiate. The loss ``MLPRegressor`` reports (``loss_``,
+    and what ``tol`` compares) averages it over outputs instead, the L2 term
+    unchanged: ``reports_mean_over_outputs`` says so to
+    :meth:`skbp.network.Network.report`.
 
     Attributes
     ----------
@@ -617,6 +627,8 @@ class IdentityWithLoss(_OutputWithLoss):
     array([[0. , 0.5],
            [1. , 1.5]])
     """
+
+    reports_mean_over_outputs = True
 
     def __call__(self, x, out=None):
         """Return the predictions: ``x`` itself (copied into ``out`` if given)."""

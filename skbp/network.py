@@ -125,9 +125,50 @@ class Network:
         total = n_samples if sample_weight is None else sample_weight.sum()
         return 0.5 * alpha / total
 
-    def squared_weights(self):
-        """Return ``[sum(W1**2), sum(W2**2), ...]``, one per layer (biases excluded)."""
-        return [float(np.dot(W.ravel(), W.ravel())) for W in self.coefs]
+    def squared_weights(self, params=None):
+        """Return ``[sum(W1**2), sum(W2**2), ...]`` (biases excluded).
+
+        Of the network's parameters, or of the flat vector ``params`` of the
+        same layout.
+        """
+        flat = self.params if params is None else params
+        return [
+            float(np.dot(flat[sl], flat[sl]))
+            for name, sl, _ in self.param_slices()
+            if name[0] == "W"
+        ]
+
+    def reported_loss(self, objective, n_samples, sample_weight, alpha, params=None):
+        """The loss reported (``loss_``, ``tol``) from the objective trained on.
+
+        ``objective`` is the loss the gradients differentiate (what
+        ``forward`` returns) at ``params`` (default: the network's). The two
+        differ only for an output layer whose ``reported_divisor`` is not 1
+        (see ``report``): the L2 term is then recomputed to separate it.
+        """
+        if self.reported_divisor == 1:
+            return objective
+        penalty = 0.0
+        if alpha:
+            scale = self.penalty_scale(n_samples, sample_weight, alpha)
+            penalty = scale * sum(self.squared_weights(params))
+        return self.report(objective - penalty, penalty)
+
+    def report(self, data_loss, penalty):
+        """The reported loss: the output layer's data term as reported, plus L2.
+
+        ``MLPRegressor`` trains on the gradient of the squared error summed
+        over outputs but reports its mean over outputs (the L2 term
+        unchanged): its output layer says so by ``reports_mean_over_outputs``.
+        """
+        return data_loss / self.reported_divisor + penalty
+
+    @property
+    def reported_divisor(self):
+        """What the reported loss divides the objective's data term by."""
+        if self.loss_layer.reports_mean_over_outputs:
+            return self.layer_units[-1]
+        return 1
 
     def forward(self, X, T, sample_weight=None, alpha=0.0):
         """Run a training forward pass (layers cache activations); return the loss.

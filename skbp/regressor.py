@@ -11,19 +11,74 @@ from .network import OUTPUTS
 
 # out_activation_ (the output layer's name in OUTPUTS) of each loss, as MLPRegressor.
 _OUTPUT_OF_LOSS = {"squared_error": "identity", "poisson": "exp"}
+_LOSS_OF_OUTPUT = {output: loss for loss, output in _OUTPUT_OF_LOSS.items()}
+_SCALE_Y = (
+    "Scale y, for example with TransformedTargetRegressor(regressor=..., "
+    "transformer=StandardScaler())"
+)
+
+
+def _numeric_targets(y, dtype, squared):
+    """``y`` as a 2-D array of ``dtype``, or a ValueError saying what is wrong with y.
+
+    Refused: dates and durations, non-numbers, NaN or infinity (an object
+    ``y``'s ``None`` becomes NaN), values beyond the range of ``dtype`` (the
+    training dtype, ``X``'s), and, for the squared error (``squared``),
+    ``|y|`` at or above ``sqrt(largest float / (4 * y.size))``, where the
+    squared error of a prediction off by ``|y|`` may overflow.
+    """
+    if y.dtype.kind in "mM":
+        raise ValueError(
+            f"BPRegressor needs numeric targets; y has dtype {y.dtype} (dates or "
+            "durations). Convert y to numbers in the unit you mean, for example "
+            "(y - y.min()) / np.timedelta64(1, 'D')."
+        )
+    if y.dtype.kind not in "biuf":
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"BPRegressor needs numeric targets; y has dtype {y.dtype}: {exc}"
+            ) from None
+    if not np.isfinite(y).all():
+        raise ValueError(
+            "y contains NaN or infinity (None in an object y counts as NaN): every "
+            "target must be a finite number. Drop or impute those rows."
+        )
+    largest = float(np.abs(y).max()) if y.size else 0.0
+    finfo = np.finfo(dtype)
+    if largest > float(finfo.max):
+        raise ValueError(
+            f"y has values beyond the {finfo.dtype} range (the largest |y| is "
+            f"{largest:.3g}); X is {finfo.dtype}, so training runs in "
+            f"{finfo.dtype}. {_SCALE_Y}, or pass X as float64."
+        )
+    T = np.asarray(y, dtype=dtype).reshape(len(y), -1)
+    limit = float(np.sqrt(float(finfo.max) / (4 * max(T.size, 1))))
+    if squared and largest >= limit:
+        raise ValueError(
+            f"y is too large for the squared error in {finfo.dtype}: the largest "
+            f"|y| is {largest:.3g}, and the squared errors of {T.size} targets "
+            f"may overflow beyond |y| = {limit:.3g}. {_SCALE_Y}."
+        )
+    return T
 
 
 _LOSS_DOC = """\
     loss : {"squared_error", "poisson"}, default="squared_error"
-        ``"squared_error"``: identity output, half the squared error averaged
-        over samples and summed over outputs. ``"poisson"``: output
-        ``exp(z)`` (the log link) and half the Poisson deviance, for
-        non-negative ``y`` such as counts.
+        ``"squared_error"``: identity output, trained on half the squared
+        error averaged over samples and summed over outputs (its gradient),
+        and reported averaged over outputs, as ``MLPRegressor`` does.
+        ``"poisson"``: output ``exp(z)`` (the log link) and half the Poisson
+        deviance summed over outputs, for non-negative ``y`` such as counts.
 """
 _LOSS_NOTE = """
-        For several outputs and ``loss="squared_error"`` it is ``n_outputs_``
-        times ``MLPRegressor``'s, which averages the squared error over
-        outputs but trains on the gradient of its sum."""
+        As ``MLPRegressor``'s: for several outputs and
+        ``loss="squared_error"``, the squared-error term is averaged over
+        outputs, while training follows the gradient of its sum (what
+        ``gradient_check`` checks). ``tol`` and the adaptive schedule compare
+        this loss; L-BFGS minimises the sum itself (``MLPRegressor``'s line
+        search mixes the two, so its multi-output L-BFGS fits differ)."""
 
 _INTRO = """Neural-network regressor trained by backpropagation or numerical gradients.
 
@@ -82,15 +137,8 @@ class BPRegressor(RegressorMixin, BaseBP):
 
     def _encode_targets(self, y, dtype, first_pass, incremental, classes):
         """Set ``n_outputs_``, ``out_activation_`` on a first pass; return 2-D ``y``."""
-        if y.dtype.kind not in "biuf":
-            try:
-                y = y.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"BPRegressor needs numeric targets; y has dtype {y.dtype}: {exc}"
-                ) from None
-        T = np.asarray(y, dtype=dtype).reshape(len(y), -1)
         out_activation = _OUTPUT_OF_LOSS[self.loss]
+        T = _numeric_targets(y, dtype, squared=out_activation == "identity")
         if out_activation == "exp" and (T < 0).any():
             raise ValueError(
                 "loss='poisson' needs non-negative targets (counts or rates), but y "
@@ -101,9 +149,16 @@ class BPRegressor(RegressorMixin, BaseBP):
             self.n_outputs_ = T.shape[1]
             self.out_activation_ = out_activation
         elif out_activation != self.out_activation_:
+            fitted = _LOSS_OF_OUTPUT[self.out_activation_]
+            what = (
+                f"Set loss={fitted!r} to continue training, or call fit to train "
+                f"a new model with loss={self.loss!r}."
+                if incremental
+                else "Set warm_start=False (or start a new estimator) to change it."
+            )
             raise ValueError(
                 f"loss={self.loss!r} differs from the loss the model was fitted "
-                "with. Set warm_start=False (or start a new estimator) to change it."
+                f"with ({fitted!r}). {what}"
             )
         elif T.shape[1] != self.n_outputs_:
             raise ValueError(

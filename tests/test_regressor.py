@@ -9,6 +9,7 @@ estimator checks.
 """
 
 import pickle
+import re
 import threading
 import warnings
 
@@ -17,6 +18,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from _helpers import numerical_grad
+from hypothesis import given
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
@@ -162,22 +165,62 @@ def test_same_weights_as_mlpregressor(loss, n_targets, solver, weighted):
             assert reg.loss_curve_ == pytest.approx(mlp.loss_curve_, rel=1e-9)
 
 
-def test_squared_error_loss_is_mlpregressors_times_n_outputs():
-    """MLPRegressor reports the squared error averaged over outputs but trains
-    on the gradient of their sum, the loss BPRegressor reports (without L2)."""
-    params = dict(COMMON, alpha=0.0, solver="sgd", max_iter=3)
-    mlp = fit_quietly(MLPRegressor(activation="logistic", **params), X, Y3)
-    reg = fit_quietly(BPRegressor(**params), X, Y3)
-    assert_allclose(reg.loss_curve_, 3 * np.array(mlp.loss_curve_), rtol=1e-12)
+@given(
+    solver=st.sampled_from(["sgd", "adam"]),
+    n_outputs=st.integers(2, 3),
+    alpha=st.sampled_from([0.0, 1e-3, 1.0]),
+    tol=st.sampled_from([0.0, 1e-3, 0.01, 0.05]),
+    patience=st.integers(1, 3),
+    learning_rate=st.sampled_from(["constant", "adaptive"]),
+    weighted=st.booleans(),
+)
+def test_multioutput_squared_error_stops_where_mlpregressor_stops(
+    solver, n_outputs, alpha, tol, patience, learning_rate, weighted
+):
+    """MLPRegressor trains on the gradient of the squared error summed over
+    outputs but reports (and compares with tol) its mean over outputs plus the
+    L2 term: BPRegressor reports the same, so it stops at the same epoch."""
+    params = dict(
+        COMMON, solver=solver, alpha=alpha, tol=tol, n_iter_no_change=patience,
+        learning_rate=learning_rate, max_iter=60, batch_size=50,
+    )  # fmt: skip
+    y, sw = Y3[:, :n_outputs], None
+    if weighted:  # one batch: MLP weights each batch's loss by its rows (README)
+        sw, params["batch_size"] = SW, len(X)
+    mlp = fit_quietly(MLPRegressor(activation="logistic", **params), X, y, sw)
+    reg = fit_quietly(BPRegressor(**params), X, y, sample_weight=sw)
+    assert reg.n_iter_ == mlp.n_iter_
+    assert_allclose(reg.loss_curve_, mlp.loss_curve_, rtol=1e-10)
+    assert reg.best_loss_ == pytest.approx(mlp.best_loss_, rel=1e-10)
+    assert_allclose(flat(reg), flat(mlp), atol=1e-9)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_multioutput_lbfgs_loss_is_mlpregressors_loss_at_the_fitted_weights(alpha):
+    """L-BFGS's loss_ is MLPRegressor's squared_loss plus its L2 term at the
+    fitted weights, and gradient_check still holds: both gradients are of the
+    objective L-BFGS minimises, the squared error summed over outputs."""
+    reg = fit_quietly(BPRegressor(**dict(COMMON, solver="lbfgs", alpha=alpha)), X, Y3)
+    l2 = 0.5 * alpha * sum((W**2).sum() for W in reg.coefs_) / len(X)
+    assert reg.loss_ == pytest.approx(squared_loss(Y3, reg.predict(X)) + l2, rel=1e-10)
+    assert reg.loss_curve_[-1] == reg.loss_
+    assert max(gradient_check(reg, X, Y3).values()) < 1e-6
 
 
 def test_multioutput_lbfgs_differs_from_mlpregressor():
-    """MLPRegressor's L-BFGS sees the loss averaged over outputs and the
-    gradient of their sum, two functions; BPRegressor minimises one."""
+    """MLPRegressor's L-BFGS line search sees the loss averaged over outputs
+    and the gradient of their sum, two functions; BPRegressor minimises the
+    sum (and reports it as MLPRegressor reports its loss): the paths differ,
+    which the README documents. Single-output fits are the same."""
     params = dict(COMMON, solver="lbfgs")
     mlp = fit_quietly(MLPRegressor(activation="logistic", **params), X, Y3)
     reg = fit_quietly(BPRegressor(**params), X, Y3)
     assert np.abs(flat(reg) - flat(mlp)).max() > 1e-4
+    one = dict(params, max_iter=30)
+    mlp1 = fit_quietly(MLPRegressor(activation="logistic", **one), X, Y3[:, 0])
+    assert_allclose(
+        flat(fit_quietly(BPRegressor(**one), X, Y3[:, 0])), flat(mlp1), atol=1e-6
+    )
     # Same loss and gradient as MLPRegressor's stochastic updates, though:
     sgd = dict(params, solver="sgd", n_iter_no_change=np.inf)
     mlp = fit_quietly(MLPRegressor(activation="logistic", **sgd), X, Y3)
@@ -276,9 +319,50 @@ def test_continuing_needs_the_same_outputs_and_loss():
     reg = BPRegressor((3,), solver="sgd", random_state=0).partial_fit(X, Y3)
     with pytest.raises(ValueError, match="y has 1 outputs"):
         reg.partial_fit(X, Y3[:, 0])
-    with pytest.raises(ValueError, match="differs from the loss"):
+    with pytest.raises(ValueError, match="differs from the loss") as partial:
         reg.set_params(loss="poisson").partial_fit(X, np.exp(Y3))
+    # warm_start means nothing to partial_fit: say what does.
+    assert "warm_start" not in str(partial.value)
+    assert "loss='squared_error' to continue" in str(partial.value)
     reg.set_params(loss="squared_error").partial_fit(X, Y3)  # still usable
+    reg.set_params(warm_start=True, loss="poisson", max_iter=1)
+    with pytest.raises(ValueError, match="Set warm_start=False"):
+        reg.fit(X, np.exp(Y3))
+
+
+_BAD_TARGETS = {
+    "huge": (X, Y3 * 1e154, "too large for the squared error in float64"),
+    "huge-poisson-ok": None,
+    "None": (X[:4], np.array([1.0, None, 2.0, 3.0], dtype=object), "NaN"),
+    "beyond-float32": (X.astype(np.float32), Y3 * 1e39, "beyond the float32 range"),
+    "float32-large": (X.astype(np.float32), Y3 * 1e18, "float32"),
+    "datetime": (X[:4], np.arange(4).astype("datetime64[D]"), "dates or durations"),
+    "timedelta": (X[:4], np.arange(4).astype("timedelta64[s]"), "dates or durations"),
+}
+del _BAD_TARGETS["huge-poisson-ok"]
+
+
+@pytest.mark.parametrize("case", _BAD_TARGETS, ids=list(_BAD_TARGETS))
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_bad_targets_are_blamed_on_y(case, method):
+    """Targets the squared error cannot hold, or that are not numbers, are a
+    ValueError about y (not a divergence blamed on X), before any training."""
+    X_bad, y_bad, reason = _BAD_TARGETS[case]
+    reg = BPRegressor((3,), solver="sgd", random_state=0)
+    with pytest.raises(ValueError, match=reason) as error:
+        getattr(reg, method)(X_bad, y_bad)
+    assert re.search(r"\by\b", str(error.value))
+    assert "diverged" not in str(error.value)
+    assert not hasattr(reg, "n_iter_")
+
+
+def test_targets_below_the_overflow_bound_train():
+    """The bound leaves room: |y| of 1e100 in float64 (and 1e15 in float32)
+    is refused by nothing but the fit itself."""
+    for X_ok, scale in ((X, 1e100), (X.astype(np.float32), 1e15)):
+        reg = BPRegressor((3,), solver="adam", max_iter=2, random_state=0)
+        fit_quietly(reg, X_ok, Y3 * scale)
+        assert np.isfinite(reg.loss_)
 
 
 def test_partial_fit_only_for_stochastic_solvers():
@@ -355,10 +439,15 @@ def test_overflowing_poisson_prediction_is_a_clear_error():
 
 
 def test_divergence_is_an_error_that_keeps_the_model():
-    reg = fit_quietly(BPRegressor((3,), max_iter=2, random_state=0), X, Y3)
-    before = flat(reg)
+    reg = BPRegressor((3,), "identity", max_iter=2, random_state=0)
+    before = flat(fit_quietly(reg, X, Y3))
     with pytest.raises(ValueError, match="Training diverged"):
-        reg.set_params(warm_start=True).fit(X, Y3 * 1e200)
+        reg.set_params(
+            warm_start=True, solver="sgd", learning_rate_init=10.0, max_iter=50
+        ).fit(X * 1e3, Y3)
+    assert_array_equal(flat(reg), before)
+    with pytest.raises(ValueError, match="y is too large"):
+        reg.fit(X, Y3 * 1e200)
     assert_array_equal(flat(reg), before)
 
 

@@ -215,7 +215,7 @@ def test_scoring_by_callable_sees_each_epochs_model_and_the_weights():
     custom = quiet_fit(
         classifier(max_iter=4, scoring=accuracy), X_IRIS, Y_IRIS, sample_weight=WEIGHTS
     )
-    assert seen == [True] * 4
+    assert seen == [True] * 5  # once on the initial model (a check), then each epoch
     assert_allclose(custom.validation_scores_, default.validation_scores_, rtol=1e-15)
     assert custom.validation_loss_curve_ == default.validation_loss_curve_
 
@@ -256,3 +256,109 @@ def test_display_draws_the_validation_loss_beside_the_training_loss():
     disp = TrainingCurveDisplay.from_estimator(by_loss)
     assert disp.validation_line_ is None and disp.validation_loss_line_ is not None
     plt.close("all")
+
+
+# ------------------------------------------- scorers that cannot apply, NaN ---
+
+
+def _returns(value):
+    def scorer(estimator, X, y, sample_weight=None):
+        return value
+
+    return scorer
+
+
+_INAPPLICABLE = {
+    "regressor-accuracy": (regressor, "accuracy", "continuous is not supported"),
+    "regressor-roc_auc": (regressor, "roc_auc", "predict_proba"),
+    "multiclass-roc_auc": (classifier, "roc_auc", "multi_class"),
+    "multiclass-f1": (classifier, "f1", "multiclass"),
+    "callable-None": (classifier, _returns(None), "returned None"),
+    "callable-str": (classifier, _returns("high"), "returned 'high'"),
+}
+
+
+@pytest.mark.parametrize("case", _INAPPLICABLE, ids=list(_INAPPLICABLE))
+def test_a_scorer_that_cannot_apply_fails_before_any_training(monkeypatch, case):
+    from skbp import _training
+
+    make, scoring, reason = _INAPPLICABLE[case]
+    X, y = (X_DIAB, Y_DIAB) if make is regressor else (X_IRIS, Y_IRIS)
+
+    def no_epoch(*args, **kwargs):
+        raise AssertionError("an epoch was trained")
+
+    monkeypatch.setattr(_training, "_run_epoch", no_epoch)
+    est = make(scoring=scoring)
+    with pytest.raises(ValueError, match="scoring=") as error:
+        est.fit(X, y)
+    assert reason in str(error.value)
+    assert not hasattr(est, "n_iter_")
+
+
+class _Scores:
+    """A scorer returning ``check`` on the first call (the check on the initial
+    model), then ``values`` in turn, one per epoch."""
+
+    def __init__(self, values, check=0.0):
+        self.values, self.check, self.calls = list(values), check, 0
+
+    def __call__(self, estimator, X, y, sample_weight=None):
+        self.calls += 1
+        return self.check if self.calls == 1 else self.values[self.calls - 2]
+
+
+def test_a_nan_validation_score_is_never_the_best():
+    nan = float("nan")
+    fits = [
+        quiet_fit(
+            classifier(scoring=scorer, max_iter=4, n_iter_no_change=99),
+            X_IRIS,
+            Y_IRIS,
+        )
+        for scorer in (
+            _Scores([nan, 0.5, 0.7, 0.6], check=nan),
+            _Scores([0.1, 0.5, 0.7, 0.6]),
+        )
+    ]
+    assert fits[0].best_validation_score_ == 0.7
+    assert_allclose(fits[0].predict_proba(X_IRIS), fits[1].predict_proba(X_IRIS))
+
+
+def test_all_nan_roc_auc_keeps_the_last_epoch_and_warns_once():
+    """The realistic trigger: roc_auc on multilabel y whose rare label is
+    absent from the validation rows scores NaN every epoch."""
+    labels = np.column_stack([Y_IRIS == 0, Y_IRIS == 1, np.zeros(len(Y_IRIS))])
+    probe = quiet_fit(classifier(max_iter=1), X_IRIS, labels.astype(int))
+    val = held_out_rows(probe, len(Y_IRIS), stratify=None)
+    rare = np.setdiff1d(np.arange(len(Y_IRIS)), val)[:3]
+    labels[rare, 2] = 1
+    params = dict(max_iter=4, n_iter_no_change=99)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nan_fit = quiet_fit(classifier(scoring="roc_auc", **params), X_IRIS, labels)
+    assert np.isnan(nan_fit.validation_scores_).all() and nan_fit.n_iter_ == 4
+    assert np.isnan(nan_fit.best_validation_score_)
+    ours = [w for w in caught if "Every validation score" in str(w.message)]
+    assert len(ours) == 1 and "scoring='roc_auc'" in str(ours[0].message)
+    assert ours[0].filename == __file__
+    # The same training, scored so that the last epoch is the best.
+    last = quiet_fit(
+        classifier(scoring=_Scores([1, 2, 3, 4]), **params), X_IRIS, labels
+    )
+    assert_allclose(nan_fit.predict_proba(X_IRIS), last.predict_proba(X_IRIS))
+
+
+def test_multioutput_regressor_validation_loss_is_mlpregressors_loss():
+    """With several outputs the held-out loss is reported as loss_curve_ is:
+    the squared error averaged over outputs (MLPRegressor's), plus L2."""
+    pytest.importorskip("sklearn.callback")
+    Y = np.column_stack([Y_DIAB, 2 * Y_DIAB**2 - 1, -Y_DIAB])
+    epochs = EpochModels()
+    reg = regressor(alpha=0.1, max_iter=3, n_iter_no_change=99)
+    quiet_fit(reg.set_callbacks(epochs), X_DIAB, Y)
+    val = held_out_rows(reg, len(Y), stratify=None)
+    for k, model in enumerate(epochs.models):
+        residual = model.predict(X_DIAB[val]) - Y[val]
+        expected = 0.5 * np.mean(residual**2) + l2(model, 0.1, len(val))
+        assert_allclose(reg.validation_loss_curve_[k], expected, rtol=1e-12)

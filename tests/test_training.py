@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from _helpers import sgd_classifier
+from hypothesis import given
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits, make_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -801,6 +803,127 @@ def test_warm_start_matches_mlpclassifier(blobs):
     assert ours.t_ == theirs.t_ and len(ours.loss_curve_) == 5
 
 
+@given(
+    solver=st.sampled_from(["sgd", "adam"]),
+    learning_rate=st.sampled_from(["constant", "adaptive"]),
+    tol=st.sampled_from([0.0, 1e-3, 0.05, 10.0]),
+    patience=st.integers(1, 3),
+    epochs=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+)
+def test_warm_start_keeps_the_stopping_state_as_mlpclassifier(
+    blobs, solver, learning_rate, tol, patience, epochs
+):
+    """Without early stopping, best_loss_ and the count of epochs without
+    improvement carry over into a warm-started fit, as in MLPClassifier."""
+    X, y = blobs
+    common = dict(
+        hidden_layer_sizes=(3,), activation="tanh", solver=solver, batch_size=40,
+        learning_rate=learning_rate, learning_rate_init=0.05, tol=tol,
+        n_iter_no_change=patience, warm_start=True, random_state=0,
+    )  # fmt: skip
+    ours, theirs = sgd_classifier(**common), mlp_twin(**common)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for max_iter in epochs:
+            for clf in (ours, theirs):
+                clf.set_params(max_iter=max_iter).fit(X, y)
+            assert ours.n_iter_ == theirs.n_iter_
+            assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=1e-10)
+            assert ours._no_improvement_count == theirs._no_improvement_count
+    assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+    assert_same_model(ours, theirs)
+
+
+def test_partial_fit_adaptive_rate_counts_epochs_across_calls(blobs):
+    """One partial_fit call is one epoch of the adaptive schedule, as in MLP:
+    after three calls without improvement beyond tol, the rate is divided by 5."""
+    X, y = blobs
+    common = dict(
+        hidden_layer_sizes=(3,), activation="tanh", tol=10.0, n_iter_no_change=1,
+        learning_rate="adaptive", random_state=0,
+    )  # fmt: skip
+    ours, theirs = sgd_classifier(**common), mlp_twin(**common)
+    rates = []
+    for _ in range(4):
+        for clf in (ours, theirs):
+            clf.partial_fit(X, y, classes=[0, 1, 2])
+        rates.append(ours._optimizer.learning_rate)
+        assert rates[-1] == pytest.approx(theirs._optimizer.learning_rate)
+    assert rates == pytest.approx([0.1, 0.1, 0.02, 0.02])
+    assert_same_model(ours, theirs)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_batch_size_larger_than_the_data_warns_once_as_mlpclassifier(tiny, solver):
+    X, y = tiny
+    with pytest.warns(UserWarning, match="batch_size` less than 1 or larger") as got:
+        mlp_twin(solver=solver, max_iter=1, batch_size=len(y) + 1).fit(X, y)
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        sgd_classifier(solver=solver, max_iter=2, batch_size=len(y) + 1, tol=0).fit(
+            X, y
+        )
+    clipped = [w for w in ours if issubclass(w.category, UserWarning)]
+    clipped = [w for w in clipped if str(w.message) == str(got[0].message)]
+    assert len(clipped) == 1 and clipped[0].filename == __file__
+
+
+def test_batch_size_equal_to_the_data_does_not_warn(tiny):
+    X, y = tiny
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sgd_classifier(max_iter=1, batch_size=len(y)).fit(X, y)
+    assert not [w for w in caught if "batch_size" in str(w.message)]
+
+
+class _Interrupt:
+    """A scorer that raises KeyboardInterrupt on its ``at``-th call (1: the check)."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def __call__(self, estimator, X, y, sample_weight=None):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return estimator.score(X, y)
+
+
+@pytest.mark.parametrize("where", ["scorer", "held-out pass"])
+@pytest.mark.parametrize("warm", [False, True])
+def test_interrupt_while_validating_leaves_the_epoch_out_of_every_curve(
+    blobs, monkeypatch, where, warm
+):
+    X, y = blobs
+    clf = sgd_classifier(
+        (3,), early_stopping=True, max_iter=6, n_iter_no_change=99, warm_start=warm
+    )
+    if warm:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y)
+    if where == "scorer":
+        clf.set_params(scoring=_Interrupt(at=4))  # the check, then 2 epochs
+    else:
+        from skbp import _training
+
+        evaluate, calls = _training._Validation.evaluate, []
+
+        def interrupted(self, est, network):
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return evaluate(self, est, network)
+
+        monkeypatch.setattr(_training._Validation, "evaluate", interrupted)
+    with pytest.warns(UserWarning, match="interrupted by user after 2 epochs"):
+        clf.fit(X, y)
+    assert clf.n_iter_ == 2
+    n_epochs = 6 * warm + 2
+    assert len(clf.loss_curve_) == n_epochs == clf.t_ // (len(y) - 12)
+    assert len(clf.validation_scores_) == len(clf.validation_loss_curve_) == n_epochs
+
+
 def test_warm_start_with_a_new_class_raises(tiny):
     X, y = tiny
     clf = sgd_classifier((3,), max_iter=1, warm_start=True).fit(X, y)
@@ -1054,5 +1177,6 @@ def _expected_failed_checks(estimator):
     ],
     expected_failed_checks=_expected_failed_checks,
 )
+@pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning")  # 100 > rows
 def test_sklearn_checks_with_training_options(estimator, check):
     check(estimator)
