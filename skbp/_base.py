@@ -71,8 +71,8 @@ def _is_fitted_state(name):
     return name.endswith("_")
 
 
-def _fit_context_every_call(fit_method):
-    """scikit-learn's ``_fit_context``, validating the parameters on every call.
+def partial_fit_context(fit_method):
+    """scikit-learn's ``_fit_context`` for ``partial_fit``, validating on every call.
 
     scikit-learn skips the validation for ``partial_fit`` on a fitted
     estimator; here parameters changed with ``set_params`` since are checked
@@ -235,7 +235,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         return self._guarded_fit(X, y, sample_weight, incremental=False)
 
     @available_if(_check_solver)
-    @_fit_context_every_call
+    @partial_fit_context
     def partial_fit(self, X, y, sample_weight=None):
         """Train for one epoch on ``(X, y)``, continuing from the current model.
 
