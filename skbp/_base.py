@@ -313,7 +313,6 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         self.__dict__ = {**kept, **fitted}
 
     def _fit(self, X, y, sample_weight, incremental, classes):
-        self._check_combinations(incremental)
         network, X, T, sample_weight, rng, x_bound = self._prepare(
             X, y, sample_weight, incremental, classes, train=True
         )
@@ -355,6 +354,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             dtype = (np.float64, np.float32) if train else np.float64
         else:
             dtype = self._network.dtype if train else np.float64
+        hidden_sizes = self._hidden_sizes()  # first, as MLPClassifier checks them
         X, y = validate_data(
             self,
             X,
@@ -378,7 +378,9 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             y = y.ravel()
         T = self._encode_targets(y, X.dtype, first_pass, incremental, classes)
         sample_weight = self._combined_sample_weight(sample_weight, X, T, incremental)
-        layer_units = [X.shape[1], *self._hidden_sizes(), self.n_outputs_]
+        if train:  # after the data, so its warnings come first, as MLPClassifier's
+            self._check_combinations(incremental)
+        layer_units = [X.shape[1], *hidden_sizes, self.n_outputs_]
         self.n_layers_ = len(layer_units)
         rng = check_random_state(self.random_state)
         if first_pass:
