@@ -42,8 +42,9 @@ _PREDICT_CHUNK_ROWS = 4096
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 # Integer hyperparameters for which True/False are mistakes, not 1/0.
 _INTEGER_PARAMS = ("hidden_layer_sizes", "batch_size", "max_iter", "max_fun")
-# Callback state of a running fit (scikit-learn's, then skbp's): never pickled.
-# Callbacks registered with set_callbacks stay registered, as in scikit-learn.
+# Callback state of a running fit (scikit-learn's, then skbp's): never pickled
+# nor published (skbp keeps its own off the estimator: see FitTasks). Callbacks
+# registered with set_callbacks stay registered, as in scikit-learn.
 _FIT_TIME_ATTRIBUTES = (
     "_callback_fit_ctx",
     "_skl_callbacks_to_teardown",
@@ -101,10 +102,12 @@ def _check_solver(self):
 class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
     """Shared machinery of ``BPClassifier`` and ``BPRegressor``.
 
-    The fitted network is published as one object, ``_network``, at the end of
-    each ``fit``: a thread predicting meanwhile sees the old model or the new
-    one, never a mix. Training works on a copy of the estimator's state, so a
-    fit that fails leaves the estimator exactly as it was.
+    Training works on a copy of the estimator's state; at the end of each
+    ``fit``, once the callbacks are done, the fitted state (the network,
+    ``_network``, and the fitted attributes) is published in one assignment:
+    a thread predicting meanwhile sees the old model or the new one, never a
+    mix, a fit that fails leaves the estimator exactly as it was, and
+    parameters set during the fit stand.
     """
 
     _parameter_constraints: dict = {
@@ -268,7 +271,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         previous = work.__dict__.get("_network")
         try:
             with _callbacks.FitTasks.open(
-                self, X, y, sample_weight, incremental
+                self, work, X, y, sample_weight, incremental
             ) as tasks:
                 work._fit_tasks = tasks  # read by the training loops
                 work._fit(X, y, sample_weight, incremental, classes)

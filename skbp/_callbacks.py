@@ -70,36 +70,34 @@ class FitTasks:
     so the estimator's ``__dict__`` never holds the state of a running fit.
     """
 
-    def __init__(self, estimator, X, y, sample_weight, incremental):
+    def __init__(self, estimator, work, X, y, sample_weight, incremental):
         self.estimator = estimator
         self.X, self.y = X, y
         self.metadata = (
             None if sample_weight is None else {"sample_weight": sample_weight}
         )
-        self.subtask_name = "iteration" if estimator.solver == "lbfgs" else "epoch"
+        # The working copy's hyperparameters: those the fit runs with.
+        self.subtask_name = "iteration" if work.solver == "lbfgs" else "epoch"
+        self._callbacks = getattr(estimator, "_skl_callbacks", [])
         # What scikit-learn's _init_callback_context does, kept off the estimator.
         self.context = CallbackContext._from_estimator(
             estimator=estimator,
             task_name="partial_fit" if incremental else "fit",
             task_id=0,
-            max_subtasks=0 if incremental else estimator.max_iter,
+            max_subtasks=0 if incremental else work.max_iter,
             sequential_subtasks=True,
         )
-        callbacks = getattr(estimator, "_skl_callbacks", [])
         # Subtasks only when a callback can see them; partial_fit is a leaf.
-        self.has_subtasks = not incremental and bool(callbacks)
+        self.has_subtasks = not incremental and bool(self._callbacks)
         self._subcontext = None
         self._to_teardown = []
-        propagated = hasattr(estimator, "_parent_callback_ctx")
-        for callback in callbacks:  # set up only those not propagated to us
-            if not (propagated and isinstance(callback, AutoPropagatedCallback)):
-                self._to_teardown.append(callback)
-                callback.setup(estimator=estimator, context=self.context)
 
     @classmethod
     @contextmanager
-    def open(cls, estimator, X, y, sample_weight, incremental):
+    def open(cls, estimator, work, X, y, sample_weight, incremental):
         """Yield the call's tasks, begun; None when no callback can observe it.
+
+        ``work`` is the working copy that the fit trains.
 
         The callbacks set up are torn down on exit, whether the fit succeeds
         or not, as scikit-learn's ``_fit_context`` would.
@@ -111,14 +109,25 @@ class FitTasks:
             yield None
             return
         with _fit_lock(estimator):
-            tasks = None
+            tasks = cls(estimator, work, X, y, sample_weight, incremental)
             try:
-                tasks = cls(estimator, X, y, sample_weight, incremental)
+                tasks._setup()
                 tasks.context.call_on_fit_task_begin(**tasks._hook_args())
                 yield tasks
             finally:
-                if tasks is not None:
-                    tasks._teardown()
+                tasks._teardown()
+
+    def _setup(self):
+        """Set up the callbacks not propagated to the estimator, as scikit-learn does.
+
+        Each is listed for teardown before its ``setup`` runs, so a failing
+        ``setup`` is torn down too.
+        """
+        propagated = hasattr(self.estimator, "_parent_callback_ctx")
+        for callback in self._callbacks:
+            if not (propagated and isinstance(callback, AutoPropagatedCallback)):
+                self._to_teardown.append(callback)
+                callback.setup(estimator=self.estimator, context=self.context)
 
     def _teardown(self):
         """scikit-learn's teardown: every callback's, then raise what they raised."""

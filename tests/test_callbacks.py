@@ -488,3 +488,19 @@ def test_lbfgs_iteration_copies_report_their_history():
         for name in ("n_iter_", "t_", "loss_", "loss_curve_", "best_loss_"):
             assert getattr(model, name) == getattr(stopped, name), name
         assert model.n_iter_ == k and len(model.loss_curve_) == k
+
+
+class FailingSetup(Recorder):
+    def setup(self, estimator, context):
+        super().setup(estimator, context)
+        raise RuntimeError("setup failed")
+
+
+def test_a_failing_setup_is_torn_down_as_scikit_learn_does():
+    recorder = FailingSetup()
+    clf = small(max_iter=2).set_callbacks(recorder)
+    before = dict(vars(clf))
+    with pytest.raises(RuntimeError, match="setup failed"):
+        clf.fit(X_IRIS, Y_IRIS)
+    assert recorder.calls == [("setup", "fit"), ("teardown", "fit")]
+    assert vars(clf) == before
