@@ -290,8 +290,9 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             interrupted = True
         if interrupted:
             warnings.warn(
-                "Training was interrupted by user after its last step, in the final "
-                "checks; the model is the one training ended with.",
+                "Training was interrupted by user after its last step; the model "
+                "is the one training ended with (its final checks, or callbacks' "
+                "last hooks, may not have run).",
                 UserWarning,
                 stacklevel=4,  # _guarded_fit <- fit <- wrapper <- the caller
             )
@@ -309,9 +310,10 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         fitted = _callbacks.materialized(
             {k: v for k, v in work.__dict__.items() if _is_fitted_state(k)}
         )
-        for name in _callbacks.HISTORY:  # copies of the fit may share these
-            if isinstance(fitted.get(name), list):
-                fitted[name] = list(fitted[name])
+        if work.__dict__.get("_fit_tasks") is not None:
+            for name in _callbacks.HISTORY:  # callbacks' copies share these lists
+                if isinstance(fitted.get(name), list):
+                    fitted[name] = list(fitted[name])
         kept = {k: v for k, v in self.__dict__.items() if not _is_fitted_state(k)}
         self.__dict__ = {**kept, **fitted}
 
