@@ -382,9 +382,9 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             )
             y = y.ravel()
         T = self._encode_targets(y, X.dtype, first_pass, incremental, classes)
-        sample_weight = self._combined_sample_weight(sample_weight, X, T, incremental)
         if train:  # after the data, so its warnings come first, as MLPClassifier's
             self._check_combinations(incremental)
+        sample_weight = self._combined_sample_weight(sample_weight, X, T, incremental)
         layer_units = [X.shape[1], *hidden_sizes, self.n_outputs_]
         self.n_layers_ = len(layer_units)
         rng = check_random_state(self.random_state)
