@@ -10,6 +10,7 @@ targets), ``_sample_weight_by_target`` (extra weights, such as
 ``_decode_targets`` (early stopping), and ``_check_fitted_model``.
 """
 
+import functools
 import inspect
 import warnings
 from itertools import pairwise
@@ -17,6 +18,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import config_context, get_config
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import get_scorer
@@ -40,14 +42,52 @@ _PREDICT_CHUNK_ROWS = 4096
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 # Integer hyperparameters for which True/False are mistakes, not 1/0.
 _INTEGER_PARAMS = ("hidden_layer_sizes", "batch_size", "max_iter", "max_fun")
-# Callback state of a running fit (scikit-learn's, then skbp's): never pickled.
-# Callbacks registered with set_callbacks stay registered, as in scikit-learn.
+# Callback state of a running fit (scikit-learn's, then skbp's): never pickled
+# nor published (skbp keeps its own off the estimator: see FitTasks). Callbacks
+# registered with set_callbacks stay registered, as in scikit-learn.
 _FIT_TIME_ATTRIBUTES = (
     "_callback_fit_ctx",
     "_skl_callbacks_to_teardown",
     "_parent_callback_ctx",
     "_fit_tasks",
 )
+
+
+# Private attributes that configure the estimator rather than describe its
+# fit (scikit-learn's callbacks and metadata requests, set_output's): a fit
+# publishes the others, with the public ones ending with an underscore.
+_CONFIGURATION = (
+    "_skl_callbacks",
+    "_parent_callback_ctx",
+    "_metadata_request",
+    "_sklearn_output_config",
+    *_FIT_TIME_ATTRIBUTES,
+)
+
+
+def _is_fitted_state(name):
+    """Whether the attribute ``name`` is part of what a fit publishes."""
+    if name.startswith("_"):
+        return not name.startswith("__") and name not in _CONFIGURATION
+    return name.endswith("_")
+
+
+def partial_fit_context(fit_method):
+    """scikit-learn's ``_fit_context`` for ``partial_fit``, validating on every call.
+
+    scikit-learn skips the validation for ``partial_fit`` on a fitted
+    estimator; here parameters changed with ``set_params`` since are checked
+    as ``fit`` checks them. The callbacks are managed by ``FitTasks``.
+    """
+
+    @functools.wraps(fit_method)
+    def wrapper(estimator, *args, **kwargs):
+        if not get_config()["skip_parameter_validation"]:
+            estimator._validate_params()
+        with config_context(skip_parameter_validation=True):
+            return fit_method(estimator, *args, **kwargs)
+
+    return wrapper
 
 
 def _check_solver(self):
@@ -62,10 +102,12 @@ def _check_solver(self):
 class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
     """Shared machinery of ``BPClassifier`` and ``BPRegressor``.
 
-    The fitted network is published as one object, ``_network``, at the end of
-    each ``fit``: a thread predicting meanwhile sees the old model or the new
-    one, never a mix. Training works on a copy of the estimator's state, so a
-    fit that fails leaves the estimator exactly as it was.
+    Training works on a copy of the estimator's state; at the end of each
+    ``fit``, once the callbacks are done, the fitted state (the network,
+    ``_network``, and the fitted attributes) is published in one assignment:
+    a thread predicting meanwhile sees the old model or the new one, never a
+    mix, a fit that fails leaves the estimator exactly as it was, and
+    parameters set during the fit stand.
     """
 
     _parameter_constraints: dict = {
@@ -106,6 +148,11 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         "weight_init_std": [Interval(Real, 0, None, closed="neither"), None],
         "numerical_step": [Interval(Real, 0, None, closed="neither")],
     }
+
+    # Lists that the copies made during a fit share (see _callbacks.SharedPrefix).
+    loss_curve_ = _callbacks.HistoryAttribute()
+    validation_scores_ = _callbacks.HistoryAttribute()
+    validation_loss_curve_ = _callbacks.HistoryAttribute()
 
     def __init__(
         self,
@@ -191,7 +238,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         return self._guarded_fit(X, y, sample_weight, incremental=False)
 
     @available_if(_check_solver)
-    @_fit_context(prefer_skip_nested_validation=True)
+    @partial_fit_context
     def partial_fit(self, X, y, sample_weight=None):
         """Train for one epoch on ``(X, y)``, continuing from the current model.
 
@@ -212,24 +259,65 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         return self._guarded_fit(X, y, sample_weight, incremental=True)
 
     def _guarded_fit(self, X, y, sample_weight, incremental, classes=None):
-        """Fit a working copy of the state; publish it in one assignment at the end.
+        """Fit a working copy of the state; publish its model at the end.
 
-        The callbacks' context is opened on ``self`` first, so that
-        scikit-learn's ``_fit_context`` finds it there to tear it down whether
-        the fit succeeds or not.
+        The estimator changes only after the callbacks' root task has ended
+        and they are torn down: an error until then, theirs too, leaves it
+        as it was. An interrupt (Ctrl-C) once training has ended, in the
+        final checks, the callbacks' last hooks or the publishing, keeps the
+        trained model, as one during training does.
         """
-        tasks = _callbacks.FitTasks.start(self, X, y, sample_weight, incremental)
         work = self._copy_state()
-        work._fit_tasks = tasks  # read by the training loops
-        work._fit(X, y, sample_weight, incremental, classes)
-        del work._fit_tasks
-        self.__dict__ = work.__dict__
-        if tasks is not None:
-            tasks.end()
+        previous = work.__dict__.get("_network")
+        try:
+            with _callbacks.FitTasks.open(
+                self, work, X, y, sample_weight, incremental
+            ) as tasks:
+                work._fit_tasks = tasks  # read by the training loops
+                work._fit(X, y, sample_weight, incremental, classes)
+                if tasks is not None:
+                    tasks.end(work)
+        except KeyboardInterrupt:
+            if work.__dict__.get("_network") is previous:
+                raise  # interrupted before training ended: nothing to keep
+            interrupted = True
+        else:
+            interrupted = False
+        try:
+            self._publish(work)
+        except KeyboardInterrupt:  # publishing again is harmless: finish it
+            self._publish(work)
+            interrupted = True
+        if interrupted:
+            warnings.warn(
+                "Training was interrupted by user after its last step; the model "
+                "is the one training ended with (its final checks, or callbacks' "
+                "last hooks, may not have run).",
+                UserWarning,
+                stacklevel=4,  # _guarded_fit <- fit <- wrapper <- the caller
+            )
         return self
 
+    def _publish(self, work):
+        """Make the working copy's fitted state the estimator's, in one assignment.
+
+        The fitted state (attributes ending with an underscore, private ones
+        but the configuration in ``_CONFIGURATION``) comes from ``work``;
+        everything else (hyperparameters, callbacks, metadata requests) from
+        the estimator as it is now, so ``set_params`` or ``set_callbacks``
+        called during the fit stand.
+        """
+        fitted = _callbacks.materialized(
+            {k: v for k, v in work.__dict__.items() if _is_fitted_state(k)}
+        )
+        if work.__dict__.get("_fit_tasks") is not None:
+            for name in _callbacks.HISTORY:  # callbacks' copies share these lists
+                if isinstance(fitted.get(name), list):
+                    fitted[name] = list(fitted[name])
+        kept = {k: v for k, v in self.__dict__.items() if not _is_fitted_state(k)}
+        self.__dict__ = {**kept, **fitted}
+
     def _fit(self, X, y, sample_weight, incremental, classes):
-        self._check_combinations(incremental)
         network, X, T, sample_weight, rng, x_bound = self._prepare(
             X, y, sample_weight, incremental, classes, train=True
         )
@@ -246,12 +334,12 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
                     )
         finally:
             network.clear_cache()
-        self._check_fitted_model(
-            network, X, T, x_bound, whole_fit=completed and not incremental
-        )
-        # Published without the training buffers (gradient, scratch, caches).
+        # Without the training buffers (gradient, scratch, caches).
         self._network = Network(
             network.layer_units, network.params, network.activation, network.output
+        )
+        self._check_fitted_model(
+            network, X, T, x_bound, whole_fit=completed and not incremental
         )
 
     def _prepare(self, X, y, sample_weight, incremental, classes, train):
@@ -271,6 +359,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             dtype = (np.float64, np.float32) if train else np.float64
         else:
             dtype = self._network.dtype if train else np.float64
+        hidden_sizes = self._hidden_sizes()  # first, as MLPClassifier checks them
         X, y = validate_data(
             self,
             X,
@@ -293,8 +382,10 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             )
             y = y.ravel()
         T = self._encode_targets(y, X.dtype, first_pass, incremental, classes)
+        if train:  # after the data, so its warnings come first, as MLPClassifier's
+            self._check_combinations(incremental)
         sample_weight = self._combined_sample_weight(sample_weight, X, T, incremental)
-        layer_units = [X.shape[1], *self._hidden_sizes(), self.n_outputs_]
+        layer_units = [X.shape[1], *hidden_sizes, self.n_outputs_]
         self.n_layers_ = len(layer_units)
         rng = check_random_state(self.random_state)
         if first_pass:
@@ -493,6 +584,24 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         copy.__dict__.update(self.__dict__)
         return copy
 
+    def __copy__(self):
+        """A shallow copy with its own parameter vector, as ``MLPClassifier``'s.
+
+        Assigning ``coefs_`` on a shallow copy of ``MLPClassifier`` rebinds
+        the copy's list; here it writes into the flat vector, so the copy
+        gets its own.
+        """
+        new = self._copy_state()
+        network = self.__dict__.get("_network")
+        if network is not None:
+            new._network = Network(
+                network.layer_units,
+                network.params.copy(),
+                network.activation,
+                network.output,
+            )
+        return new
+
     # ------------------------------------------------------------ weights ---
 
     @property
@@ -566,7 +675,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
     # -------------------------------------------------------- persistence ---
 
     def __getstate__(self):
-        state = dict(super().__getstate__())
+        state = _callbacks.materialized(super().__getstate__())
         for name in _FIT_TIME_ATTRIBUTES:  # exist only while fit runs
             state.pop(name, None)
         network = state.pop("_network", None)

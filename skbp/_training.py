@@ -428,7 +428,7 @@ def fit_lbfgs(est, network, X, T, sample_weight):
             )
         if tasks is not None:
             tasks.subtask_begin()
-            stopped = tasks.subtask_end(est, network, last)
+            stopped = tasks.subtask_end(est, network, last, lbfgs_curve=curve)
             if stopped:
                 raise StopIteration  # a callback asked to stop: scipy ends here
 

@@ -4,13 +4,20 @@ import warnings
 from numbers import Real
 
 import numpy as np
-from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
 from . import _docs
-from ._base import BaseBP, _check_solver, _predict_outputs, as_dtype, estimator_init
+from ._base import (
+    BaseBP,
+    _check_solver,
+    _predict_outputs,
+    as_dtype,
+    estimator_init,
+    partial_fit_context,
+)
 from ._training import _batches
 from .layers import log_softmax
 
@@ -89,7 +96,7 @@ class BPClassifier(ClassifierMixin, BaseBP):
     __init__ = estimator_init(class_weight=None)
 
     @available_if(_check_solver)
-    @_fit_context(prefer_skip_nested_validation=True)
+    @partial_fit_context
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train for one epoch on ``(X, y)``, continuing from the current model.
 

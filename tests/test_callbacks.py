@@ -6,10 +6,13 @@ callbacks (callbacks must not change training), and scikit-learn's own
 ``ScoringMonitor``, ``ProgressBar`` and meta-estimators.
 """
 
+import copy
 import importlib.util
 import pickle
 import subprocess
 import sys
+import threading
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -312,3 +315,196 @@ def test_main_command_records_the_same_run_with_or_without_callbacks(
         ]
 
     assert report(True) == report(False)
+
+
+# ------------------------------------------- the end of a fit, copies, threads ---
+
+
+class FailingAtTheEnd(Recorder):
+    """Raises in the root task's ``on_fit_task_end`` or in ``teardown``."""
+
+    def __init__(self, hook):
+        super().__init__()
+        self.hook = hook
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if self.hook == "on_fit_task_end" and context.parent is None:
+            raise RuntimeError("callback failed at the end")
+
+    def teardown(self, estimator, context):
+        if self.hook == "teardown":
+            raise RuntimeError("callback failed at the end")
+
+
+@pytest.mark.parametrize("hook", ["on_fit_task_end", "teardown"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("fitted", [False, True])
+def test_a_callback_raising_at_the_very_end_leaves_the_estimator_as_it_was(
+    hook, method, fitted
+):
+    clf = small(max_iter=3)
+    if fitted:
+        quiet_fit(clf, X_IRIS, Y_IRIS)
+    clf.set_callbacks(FailingAtTheEnd(hook))
+    before, params = dict(vars(clf)), fitted and flat(clf)
+    kwargs = {"classes": np.unique(Y_IRIS)} if method == "partial_fit" else {}
+    with pytest.raises(RuntimeError, match="at the end"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            getattr(clf, method)(X_IRIS, Y_IRIS, **kwargs)
+    assert vars(clf) == before  # the same objects: nothing published
+    if fitted:
+        assert_array_equal(flat(clf), params)
+
+
+class KeepsTheFittedEstimator(Recorder):
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if context.parent is None:
+            self.models.append(fitted_estimator)
+
+
+def test_copies_do_not_share_the_parameters():
+    keeper = KeepsTheFittedEstimator()
+    clf = quiet_fit(small(max_iter=3).set_callbacks(keeper), X_IRIS, Y_IRIS)
+    params = flat(clf)
+    (at_the_end,) = keeper.models
+    assert_array_equal(flat(at_the_end), params)  # the fitted model
+    shallow = copy.copy(clf)
+    for other in (at_the_end, shallow):
+        other.coefs_ = [np.zeros_like(c) for c in other.coefs_]
+        other.intercepts_ = [np.zeros_like(b) for b in other.intercepts_]
+        assert not flat(other).any()
+    assert_array_equal(flat(clf), params)  # as with MLPClassifier's copies
+
+
+class SetsParamsDuringTheFit(Recorder):
+    """In the second epoch, sets parameters on the estimator, here or from a thread."""
+
+    def __init__(self, from_thread):
+        super().__init__()
+        self.from_thread = from_thread
+
+    def on_fit_task_end(self, estimator, context):
+        if context.task_id != 1 or context.parent is None:
+            return
+
+        def change():
+            estimator.set_params(alpha=0.5, max_iter=7).set_callbacks()
+
+        if self.from_thread:
+            thread = threading.Thread(target=change)
+            thread.start()
+            thread.join()
+        else:
+            change()
+
+
+@pytest.mark.parametrize("from_thread", [False, True])
+def test_parameters_set_during_a_fit_stand(from_thread):
+    clf = small(max_iter=4).set_callbacks(SetsParamsDuringTheFit(from_thread))
+    quiet_fit(clf, X_IRIS, Y_IRIS)
+    assert clf.n_iter_ == 4  # the fit ran with the parameters it started with
+    assert clf.get_params()["alpha"] == 0.5 and clf.max_iter == 7  # as MLP keeps
+    assert not hasattr(clf, "_skl_callbacks")  # set_callbacks() stands too
+    assert_array_equal(flat(clf), flat(quiet_fit(small(max_iter=4), X_IRIS, Y_IRIS)))
+
+
+@pytest.mark.parametrize("repetition", range(4))
+def test_threads_fitting_one_estimator_with_callbacks(repetition):
+    # Each thread fits its own rows; the model left is one thread's, whole.
+    monitor = ScoringMonitor(scoring="accuracy")
+    clf = small(max_iter=3).set_callbacks(monitor)
+    rows = [np.arange(k, len(Y_IRIS), 3) for k in range(3)]
+    errors = []
+
+    def fit(idx):
+        try:
+            clf.fit(X_IRIS[idx], Y_IRIS[idx])
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fit, args=(idx,)) for idx in rows]
+    with warnings.catch_warnings():  # here: catch_warnings is not thread-safe
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    alone = [quiet_fit(small(max_iter=3), X_IRIS[idx], Y_IRIS[idx]) for idx in rows]
+    matches = [
+        np.array_equal(flat(clf), flat(model))
+        and clf.loss_curve_ == model.loss_curve_
+        and clf.n_iter_ == model.n_iter_
+        for model in alone
+    ]
+    assert sum(matches) == 1
+    runs = monitor.get_logs(select="all")
+    assert [sum(row["task_name"] == "epoch" for row in run.data) for run in runs] == [
+        3
+    ] * 3
+
+
+def _peak_memory_of_every_epochs_copy(n_epochs):
+    keeper = Recorder()
+    reg = BPRegressor((2,), solver="sgd", max_iter=n_epochs, tol=0,
+                      n_iter_no_change=n_epochs, random_state=0)  # fmt: skip
+    X = X_IRIS[:20, :2]
+    tracemalloc.start()
+    try:
+        quiet_fit(reg.set_callbacks(keeper), X, X[:, 0])
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_keeping_every_epochs_copy_costs_memory_linear_in_the_epochs():
+    # Each copy holding the history so far made the memory quadratic: the
+    # ratio for twice the epochs was about 3 at these sizes, 2 when linear.
+    small_run, large_run = (_peak_memory_of_every_epochs_copy(n) for n in (300, 600))
+    assert large_run / small_run < 2.4
+
+
+def test_an_epochs_copy_reads_its_history_as_lists():
+    keeper = Recorder()
+    clf = small(max_iter=4, early_stopping=True, n_iter_no_change=50)
+    quiet_fit(clf.set_callbacks(keeper), X_IRIS, Y_IRIS)
+    names = ("loss_curve_", "validation_scores_", "validation_loss_curve_")
+    expected = {name: list(getattr(clf, name)) for name in names}
+    for name in names:  # the fitted model's lists are its own too
+        getattr(clf, name).clear()
+    for k, model in enumerate(keeper.models, start=1):
+        for name in names:
+            history = getattr(model, name)
+            assert type(history) is list and history == expected[name][:k]
+        unpickled = pickle.loads(pickle.dumps(model))
+        assert type(vars(unpickled)["loss_curve_"]) is list
+    keeper.models[0].loss_curve_.append(0.0)  # a copy's list is its own
+    assert len(keeper.models[1].loss_curve_) == 2
+
+
+def test_lbfgs_iteration_copies_report_their_history():
+    recorder = Recorder()
+    clf = small(solver="lbfgs", max_iter=4).set_callbacks(recorder)
+    quiet_fit(clf, X_IRIS, Y_IRIS)
+    for k, model in enumerate(recorder.models, start=1):
+        stopped = quiet_fit(small(solver="lbfgs", max_iter=k), X_IRIS, Y_IRIS)
+        for name in ("n_iter_", "t_", "loss_", "loss_curve_", "best_loss_"):
+            assert getattr(model, name) == getattr(stopped, name), name
+        assert model.n_iter_ == k and len(model.loss_curve_) == k
+
+
+class FailingSetup(Recorder):
+    def setup(self, estimator, context):
+        super().setup(estimator, context)
+        raise RuntimeError("setup failed")
+
+
+def test_a_failing_setup_is_torn_down_as_scikit_learn_does():
+    recorder = FailingSetup()
+    clf = small(max_iter=2).set_callbacks(recorder)
+    before = dict(vars(clf))
+    with pytest.raises(RuntimeError, match="setup failed"):
+        clf.fit(X_IRIS, Y_IRIS)
+    assert recorder.calls == [("setup", "fit"), ("teardown", "fit")]
+    assert vars(clf) == before

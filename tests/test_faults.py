@@ -6,6 +6,7 @@ training loops look up by name; memory is measured with ``tracemalloc``
 """
 
 import pickle
+import sys
 import threading
 import time
 import tracemalloc
@@ -374,3 +375,90 @@ def test_the_overflow_bound_follows_the_dtype_range(dtype):
     net = Network([3, 2, 2], np.full(14, 1.0, dtype), activation="logistic")
     assert net.cannot_overflow(top / 10)  # the sigmoid caps the hidden layer
     assert not net.cannot_overflow(top / 4)
+
+
+def _interrupt_at_line(code, n):
+    """Trace: raise KeyboardInterrupt at the ``n``-th line run in ``code``'s frames."""
+    count = 0
+
+    def local(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+            if count == n:
+                raise KeyboardInterrupt
+        return local
+
+    def trace(frame, event, arg):
+        return local if frame.f_code is code else None
+
+    return trace
+
+
+@pytest.mark.parametrize(
+    "where", ["_publish", "_check_fitted_model", "BPClassifier._check_fitted_model"]
+)
+def test_an_interrupt_after_the_last_epoch_keeps_the_fit(where):
+    if where.startswith("BPClassifier."):
+        code = BPClassifier._check_fitted_model.__code__
+    else:
+        code = getattr(skbp._base.BaseBP, where).__code__
+    n_lines = len(list(code.co_lines()))
+
+    def fitted_twice():  # a warm-started second fit, from a first one
+        clf = sgd_classifier((3,), max_iter=2, random_state=0)
+        clf = quiet_fit(clf, X_IRIS, Y_IRIS)
+        return clf.set_params(warm_start=True, max_iter=1)
+
+    expected = quiet_fit(fitted_twice(), X_IRIS, Y_IRIS)
+    interrupted = 0
+    for n in range(1, n_lines + 1):
+        clf = fitted_twice()
+        sys.settrace(_interrupt_at_line(code, n))
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                clf.fit(X_IRIS, Y_IRIS)
+        except KeyboardInterrupt:  # after the publishing: the model is kept
+            pass
+        finally:
+            sys.settrace(None)
+        interrupted += any("interrupted" in str(w.message) for w in caught)
+        assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 3
+        assert_array_equal(clf.coefs_[0], expected.coefs_[0])
+    assert interrupted  # the interrupts did land
+
+
+_BAD_PARAMS = [
+    {"learning_rate_init": -0.05},
+    {"alpha": -1},
+    {"momentum": 5},
+    {"epsilon": -1},
+    {"beta_1": 1},
+    {"batch_size": 0},
+    {"activation": "bad"},
+    {"gradient": "bad"},
+    {"loss": "bad"},
+]
+
+
+@pytest.mark.parametrize(
+    "Estimator, params",
+    [
+        (Estimator, params)
+        for Estimator in (BPClassifier, BPRegressor)
+        for params in _BAD_PARAMS
+        if set(params) <= set(Estimator().get_params())
+    ],
+)
+def test_partial_fit_on_a_fitted_estimator_validates_the_parameters(Estimator, params):
+    X, y = X_IRIS, Y_IRIS if Estimator is BPClassifier else X_IRIS[:, 0]
+    est = Estimator((3,), solver="sgd", random_state=0)
+    est.partial_fit(X, y, **({"classes": np.unique(y)} if y is Y_IRIS else {}))
+    before = est.coefs_[0].copy()
+    with pytest.raises(ValueError) as from_fit:
+        Estimator(**params).fit(X, y)
+    with pytest.raises(ValueError) as from_partial_fit:
+        est.set_params(**params).partial_fit(X, y)
+    assert str(from_partial_fit.value) == str(from_fit.value)
+    assert_array_equal(est.coefs_[0], before)

@@ -15,15 +15,19 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from _helpers import sgd_classifier
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_digits, load_iris
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skbp import BPClassifier
+from skbp import BPClassifier, BPRegressor
 
 # Small and fast, yet well above the 0.83 accuracy that check_classifiers_train
 # asks for (0.94 on its 3-class blobs, 0.975 on the binary ones, float32 too):
@@ -360,3 +364,59 @@ def test_fortran_ordered_input_gives_the_c_ordered_model():
     fortran = _fast(max_iter=3).fit(X, y)
     c_order = _fast(max_iter=3).fit(np.ascontiguousarray(X), y)
     assert_array_equal(fortran._params, c_order._params)
+
+
+# ------------------------------------------------------ order of the checks ---
+
+# Parameter values that are invalid only with the data or together: MLP checks
+# hidden_layer_sizes first, then the data (warning for a column-vector y),
+# then the rest.
+
+_LATE_ERRORS = [
+    {"hidden_layer_sizes": (0,)},
+    {"early_stopping": True, "validation_fraction": 0.0},
+    {"early_stopping": True},  # with partial_fit
+    {"max_iter": True},  # with too short a sample_weight (MLP: max_iter=1)
+    {"batch_size": True},
+]
+
+
+def _warnings_and_error(est, method, X, y, sample_weight):
+    """The warning categories (not convergence) and the exception type of a call."""
+    kwargs = {"sample_weight": sample_weight}
+    if method == "partial_fit" and is_classifier(est):
+        kwargs["classes"] = np.unique(y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            getattr(est, method)(X, y, **kwargs)
+            error = None
+        except Exception as exc:  # noqa: BLE001 - compared below
+            error = type(exc)
+    kinds = {w.category for w in caught} - {ConvergenceWarning}
+    return kinds, error
+
+
+@given(
+    regressor=st.booleans(),
+    method=st.sampled_from(["fit", "partial_fit"]),
+    column=st.booleans(),
+    params=st.sampled_from(_LATE_ERRORS),
+    short_weights=st.booleans(),
+)
+def test_checks_come_in_mlps_order(regressor, method, column, params, short_weights):
+    X, y = load_iris(return_X_y=True)
+    X, y = X[::5], (X[::5, 0] if regressor else y[::5])
+    pair = (MLPRegressor, BPRegressor) if regressor else (MLPClassifier, BPClassifier)
+    if column:
+        y = y.reshape(-1, 1)
+    sample_weight = np.ones(len(y) - 1) if short_weights else None
+    common = dict(hidden_layer_sizes=(2,), solver="sgd", max_iter=2, random_state=0)
+    outcomes = [
+        _warnings_and_error(
+            E(**common).set_params(**params), method, X, y, sample_weight
+        )
+        for E in pair
+    ]
+    assume(outcomes[0][1] is not None)  # MLP raises (bools are ints to it)
+    assert outcomes[0] == outcomes[1]
