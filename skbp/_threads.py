@@ -7,9 +7,14 @@ per library under one lock: the first to enter saves the library's thread
 count and sets it to 1, the last to leave restores it. Two threads that
 each saved and restored the count themselves would interleave their
 restores and leave the library at 1 thread for the rest of the process.
+
+A fork copies this state but none of the holders, which stay in the parent:
+the child of a fork taken while a fit held BLAS at 1 thread restores every
+library it holds and starts with a fresh lock (see ``_reset_in_child``).
 """
 
 import functools
+import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +32,39 @@ def controller():
 _LOCK = threading.Lock()
 # filepath -> [number of holders, thread count before the first one entered].
 _HELD = {}
+
+
+def _lock_for_fork():
+    """Before a fork: wait until no thread is changing ``_HELD`` and the libraries."""
+    _LOCK.acquire()
+
+
+def _unlock_after_fork_in_parent():
+    _LOCK.release()
+
+
+def _reset_in_child():
+    """After a fork, in the child: no holder exists here, so none holds anything.
+
+    Every library a holder had set to 1 thread gets back the thread count
+    saved before the first holder entered, and the lock (copied acquired by
+    ``_lock_for_fork``) is replaced by a fresh one.
+    """
+    global _LOCK
+    _LOCK = threading.Lock()
+    if _HELD:
+        libs = {lib.filepath: lib for lib in _blas_libs()}
+        for filepath, (_, n_threads) in _HELD.items():
+            _set_threads(libs[filepath], n_threads)
+        _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(
+        before=_lock_for_fork,
+        after_in_parent=_unlock_after_fork_in_parent,
+        after_in_child=_reset_in_child,
+    )
 
 
 def _blas_libs():

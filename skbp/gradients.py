@@ -119,15 +119,22 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     return loss
 
 
+# Thread pools by process and size, kept across calls. A forked child has
+# none of its parent's threads: it drops the parent's pools (the process id
+# in the key covers a fork that runs no at-fork hooks).
 _EXECUTORS = {}
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_EXECUTORS.clear)
 
 
 def _executor(n_threads):
-    """A thread pool kept across calls (one per process and size: fork-safe)."""
+    """This process's pool of ``n_threads`` threads (started on first use)."""
     key = (os.getpid(), n_threads)
-    if key not in _EXECUTORS:
-        _EXECUTORS[key] = ThreadPoolExecutor(n_threads, thread_name_prefix="skbp")
-    return _EXECUTORS[key]
+    executor = _EXECUTORS.get(key)
+    if executor is None:  # two threads may both miss: one pool wins, unused
+        pool = ThreadPoolExecutor(n_threads, thread_name_prefix="skbp")
+        executor = _EXECUTORS.setdefault(key, pool)
+    return executor
 
 
 def _perturbed_losses(

@@ -1,5 +1,6 @@
 """The BLAS thread pools skbp adjusts."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -138,5 +139,107 @@ def test_concurrent_fits_leave_blas_thread_counts_as_they_found_them():
         capture_output=True,
         text=True,
         timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+# Run in a fresh process, which forks: the child reports through its exit code.
+_FORK_WHILE_HELD = """
+import os
+import sys
+import threading
+import time
+
+import threadpoolctl
+from sklearn.datasets import load_iris
+
+from skbp import BPClassifier, _threads
+
+X, y = load_iris(return_X_y=True)
+
+
+def blas_counts():
+    return [i["num_threads"] for i in threadpoolctl.threadpool_info()
+            if i["user_api"] == "blas"]
+
+
+def child():
+    if blas_counts() != before:
+        return 2  # still held at 1 thread, although no thread of ours holds it
+    BPClassifier(
+        (3,), gradient="numerical", solver="sgd", batch_size=50, max_iter=2,
+        random_state=0,
+    ).fit(X, y)
+    return 0 if blas_counts() == before else 3
+
+
+def fork_and_wait(forked=None, timeout=120):
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = child()
+        finally:
+            os._exit(code)
+    if forked is not None:
+        forked.set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    return "hung"
+
+
+def while_another_thread(hold, seconds=60):
+    # Fork while another thread is inside ``hold()`` (until the fork, or
+    # ``seconds`` if the fork waits for it to leave).
+    inside, forked = threading.Event(), threading.Event()
+
+    def holder():
+        with hold():
+            inside.set()
+            forked.wait(seconds)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    inside.wait()
+    result = fork_and_wait(forked)
+    thread.join()
+    return result
+
+
+before = blas_counts()
+results = {
+    "_LOCK held": while_another_thread(lambda: _threads._LOCK, seconds=1),
+    "single_threaded_blas held": while_another_thread(_threads.single_threaded_blas),
+    "single_threaded_scipy_blas held": while_another_thread(
+        _threads.single_threaded_scipy_blas
+    ),
+}
+with _threads.single_threaded_blas():
+    results["single_threaded_blas held by the forking thread"] = fork_and_wait()
+if set(results.values()) != {0}:
+    sys.exit(f"child outcomes (0 = fit done, counts {before} restored): {results}")
+"""
+
+
+def test_a_child_forked_while_blas_is_held_fits_at_the_original_thread_counts():
+    """A fork inherits neither skbp's lock held nor BLAS held at 1 thread.
+
+    Before the at-fork reset, the child of a fork taken while another thread
+    held the lock blocked forever in its first numerical fit, and a child
+    forked inside ``single_threaded_blas`` kept BLAS at 1 thread for good.
+    """
+    if not hasattr(os, "fork"):
+        pytest.skip("no os.fork on this platform")
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", _FORK_WHILE_HELD],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
