@@ -18,6 +18,8 @@ ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS))  # for gallery_argv, named below by its dotted path
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import gallery_argv  # noqa: E402  (found through the sys.path entry above)
+
 project = "skbp"
 author = "the skbp developers"
 copyright = "the skbp developers"
@@ -51,7 +53,7 @@ suppress_warnings = ["myst.header", "myst.xref_missing"]
 
 
 # The gallery renders every script in examples/. Those matching
-# ``filename_pattern`` are executed (at the reduced sizes above) so their
+# ``filename_pattern`` are executed (some at reduced size: gallery_argv) so their
 # output and figures appear; distributed_grid_search.py starts a cluster and
 # is shown without running.
 sphinx_gallery_conf = {
@@ -101,6 +103,37 @@ def _benchmarks_page(app, docname, source):
         )
 
 
+def _reduced_size_note(app, docname, source):
+    """On a gallery page run at reduced size, say so and with which arguments.
+
+    The page shows the code with its defaults above output from the reduced
+    run (``gallery_argv.REDUCED``): the note sits under the page title.
+    """
+    if not docname.startswith("auto_examples/"):
+        return
+    name = docname.partition("/")[2] + ".py"
+    argv = gallery_argv.REDUCED.get(name)
+    if not argv:
+        return
+    lines = source[0].split("\n")
+    title = next(
+        i
+        for i, line in enumerate(lines)
+        if i > 0 and len(line) > 3 and set(line) == {"="} and lines[i - 1].strip()
+    )
+    lines[title + 1 : title + 1] = [
+        "",
+        ".. note::",
+        "",
+        "   The output and figures on this page come from a reduced-size run,",
+        f"   ``python examples/{name} {' '.join(argv)}``, which keeps the",
+        "   documentation build short: they differ from what the script prints",
+        "   and draws with its defaults (less work, other scores and times).",
+        "",
+    ]
+    source[0] = "\n".join(lines)
+
+
 # Without intersphinx, the roles in docstrings inherited from scikit-learn
 # (get_params, score, set_*_request, ...) point at labels and glossary terms of
 # scikit-learn's own site: keep their text, drop the link.
@@ -120,4 +153,5 @@ def _plain_docstrings(app, what, name, obj, options, lines):
 
 def setup(app):
     app.connect("source-read", _benchmarks_page)
+    app.connect("source-read", _reduced_size_note)
     app.connect("autodoc-process-docstring", _plain_docstrings)

@@ -86,8 +86,9 @@ joblib.dump(clf, path)
 n_params = sum(
     W.size + b.size for W, b in zip(clf.coefs_, clf.intercepts_, strict=True)
 )
+where = path if tmp_dir is None else f"a temporary file, {path.name}"
 print(
-    f"saved to {path}: {path.stat().st_size:,} bytes "
+    f"saved to {where}: {path.stat().st_size:,} bytes "
     f"({n_params:,} float64 parameters = {8 * n_params:,} bytes)"
 )
 

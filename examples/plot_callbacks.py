@@ -17,6 +17,7 @@ shows the search, its candidates and each ``BPClassifier`` fit inside them.
 # shrink the work.
 
 import argparse
+import sys
 import warnings
 from pathlib import Path
 
@@ -40,6 +41,9 @@ parser.add_argument(
     type=Path,
     default=Path("plot_callbacks.png"),
     help="where to save the figure (default: %(default)s in the current directory)",
+)
+parser.add_argument(
+    "--no-save", action="store_true", help="draw the figure but save no file"
 )
 args = parser.parse_args()
 
@@ -77,7 +81,14 @@ print(f"largest difference between the two curves: {gap:.1e}")
 # ---------------------------------------
 # Set on the search, the ``ProgressBar`` propagates to the pipeline and the
 # ``BPClassifier`` in it (``max_propagation_depth=None``: every level). It
-# needs ``rich`` (``pip install -e ".[progress]"``).
+# needs ``rich`` (``pip install -e ".[progress]"``). Off a terminal (output
+# to a file or a pipe) rich draws the bars once, at the end, 80 columns wide,
+# which cuts off the time column of these nested names: give it room.
+
+if not sys.stdout.isatty():
+    import rich
+
+    rich.reconfigure(width=140)
 
 grid = GridSearchCV(
     make_pipeline(StandardScaler(), BPClassifier((args.hidden,), max_iter=args.epochs,
@@ -111,6 +122,7 @@ else:
     ax.set(xlabel="Epoch", ylabel="Training accuracy (ScoringMonitor)")
     ax.set_title(f"BPClassifier on digits, 64-{args.hidden}-10 network")
     ax.legend()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.output, dpi=100)
-    print(f"figure saved to {args.output}")
+    if not args.no_save:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.output, dpi=100)
+        print(f"figure saved to {args.output}")

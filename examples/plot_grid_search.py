@@ -57,6 +57,9 @@ parser.add_argument(
     default=Path("plot_grid_search.png"),
     help="where to save the figure (default: %(default)s in the current directory)",
 )
+parser.add_argument(
+    "--no-save", action="store_true", help="draw the figure but save no file"
+)
 args = parser.parse_args()
 
 X, y = load_digits(return_X_y=True)
@@ -218,6 +221,7 @@ else:
     ax.margins(y=0.1)
     ax.legend(title="gradient", loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.output, dpi=100)
-    print(f"figure saved to {args.output}")
+    if not args.no_save:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.output, dpi=100)
+        print(f"figure saved to {args.output}")

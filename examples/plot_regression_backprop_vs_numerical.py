@@ -52,6 +52,9 @@ parser.add_argument(
     default=Path("plot_regression_backprop_vs_numerical.png"),
     help="where to save the figure (default: %(default)s in the current directory)",
 )
+parser.add_argument(
+    "--no-save", action="store_true", help="draw the figure but save no file"
+)
 args = parser.parse_args()
 
 X_multi, y_multi = make_regression(
@@ -210,6 +213,7 @@ else:
     fig.suptitle(f"BPRegressor, {args.cv}-fold cross-validation")
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", ncols=2)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.output, dpi=100)
-    print(f"figure saved to {args.output}")
+    if not args.no_save:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.output, dpi=100)
+        print(f"figure saved to {args.output}")

@@ -39,6 +39,9 @@ parser.add_argument(
     default=Path("plot_training_curves.png"),
     help="where to save the figure (default: %(default)s in the current directory)",
 )
+parser.add_argument(
+    "--no-save", action="store_true", help="draw the figure but save no file"
+)
 args = parser.parse_args()
 
 X, y = load_digits(return_X_y=True)
@@ -104,6 +107,7 @@ else:
     for gradient, clf in models.items():
         TrainingCurveDisplay.from_estimator(clf, ax=ax, name=gradient)
     ax.set_title(f"BPClassifier on digits, 64-{args.hidden}-10 network")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.output, dpi=100)
-    print(f"figure saved to {args.output}")
+    if not args.no_save:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.output, dpi=100)
+        print(f"figure saved to {args.output}")

@@ -6,6 +6,7 @@ own ``ConvergenceWarning`` explicitly, and nothing else should warn.
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 
@@ -108,7 +109,45 @@ def test_callbacks(tmp_path):
     )
     assert "largest difference between the two curves: 0.0e+00" in stdout
     assert "BPClassifier - fit" in stdout  # the progress bars, nested
+    # Written to a pipe, each bar keeps its time column (rich would cut the
+    # nested names' lines at 80 columns).
+    bars = [line for line in stdout.splitlines() if " - fit" in line]
+    assert bars and all(re.search(r"100% \d+:\d\d:\d\d$", bar) for bar in bars)
     check_figure(stdout, figure)
+
+
+def test_scaling(tmp_path):
+    figure = tmp_path / "scaling.png"
+    stdout = run_example(
+        "plot_scaling.py",
+        *("--hidden", "2", "4", "--n-features", "16", "64", "--repeats", "1"),
+        *("--backprop-steps", "2", "--numerical-steps", "1"),
+        *("--output", str(figure)),
+    )
+    assert stdout.startswith("Machine: ")
+    rows = [line for line in stdout.splitlines() if re.match(r"\| \d+-\d+-10 ", line)]
+    # Each network's parameter count and the 2 x params forward passes.
+    assert [row.split(" | ")[:3] for row in rows] == [
+        ["| 16-2-10", "64", "128"],
+        ["| 16-4-10", "118", "236"],
+        ["| 64-2-10", "160", "320"],
+        ["| 64-4-10", "310", "620"],
+    ]
+    assert "Log-log slope of the speed-up against the parameter count" in stdout
+    check_figure(stdout, figure)
+
+
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="needs matplotlib")
+def test_no_save_draws_without_saving(tmp_path):
+    # What the documentation build runs: the gallery shows the figure it
+    # takes from matplotlib, and the page says nothing of a saved file.
+    stdout = run_example(
+        "plot_training_curves.py",
+        *("--n-samples", "200", "--epochs", "2", "--hidden", "3", "--no-save"),
+        cwd=tmp_path,
+    )
+    assert "saved" not in stdout
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)

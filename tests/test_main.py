@@ -5,11 +5,14 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import warnings
 from pathlib import Path
 
 import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 
-from skbp.__main__ import main
+from skbp.__main__ import main, parse_args, reference_classifier, train_for
 
 
 def test_help_runs():
@@ -44,21 +47,83 @@ def test_console_command_names_itself():
     assert "skbp: error: --epochs must be at least 1" in result.stderr
 
 
+def _table(stdout):
+    """The report's table: {label: [steps, fit, per step, accuracy, loss]}."""
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("method"))
+    assert lines[header].split()[:4] == ["method", "steps", "fit", "[s]"]
+    rows = {}
+    for line in lines[header + 1 :]:
+        if not line.strip():
+            return rows
+        *label, steps, fit, per_step, accuracy, loss = line.split()
+        rows[" ".join(label)] = [int(steps), fit, per_step, accuracy, float(loss)]
+    return rows
+
+
 def test_short_run_prints_the_report(tmp_path, capsys):
     plot = tmp_path / "curves.png"
     assert main(["--epochs", "1", "--hidden", "4", "--plot", str(plot)]) == 0
     out = capsys.readouterr()
-    lines = out.out.splitlines()
-    header = next(i for i, line in enumerate(lines) if line.startswith("method"))
-    assert lines[header].split()[:3] == ["method", "fit", "[s]"]
-    assert lines[header + 1].split()[0] == "backprop"
-    assert lines[header + 2].split()[0] == "numerical"
+    # What the README shows: the setup, then the table.
+    assert out.out.startswith("Digits: 1437 training and 360 test images")
+    assert "Training: 1 epoch x 15 steps = 15 SGD steps, batch 100," in out.out
+    rows = _table(out.out)
+    assert list(rows) == ["backprop", "numerical", "backprop, equal time"]
     # Same seed, same batches: both runs reach the same accuracy.
-    assert lines[header + 1].split()[3] == lines[header + 2].split()[3]
+    assert rows["backprop"][0] == rows["numerical"][0] == 15
+    assert rows["backprop"][3] == rows["numerical"][3]
+    # The equal-time run trains whole epochs, at least one.
+    assert rows["backprop, equal time"][0] % 15 == 0
+    assert "In the numerical fit's time, backprop trained" in out.out
     assert "Speed-up of backprop over numerical" in out.out
     assert "W1:" in out.out and "b2:" in out.out
-    assert "ETA" in out.err
+    assert "ETA" in out.err and "training again for the numerical fit's" in out.err
     assert f"saved to {plot}" in out.out and plot.stat().st_size > 10_000
+
+
+def test_no_equal_time_skips_the_third_run(capsys):
+    args = ["--epochs", "1", "--hidden", "2", "--no-plot", "--no-equal-time"]
+    assert main(args) == 0
+    out = capsys.readouterr()
+    assert list(_table(out.out)) == ["backprop", "numerical"]
+    assert "equal time" not in out.out + out.err
+
+
+def test_batch_size_larger_than_the_data_is_clipped(recwarn, capsys):
+    # Clipped to the 1437 training rows, and said so; no warning from
+    # BPClassifier, which is given the clipped size.
+    args = ["--epochs", "1", "--hidden", "2", "--no-plot", "--no-equal-time"]
+    assert main([*args, "--batch-size", "5000"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "Training: 1 epoch x 1 step = 1 SGD step, batch 1437 "
+        "(--batch-size 5000 clipped to the training rows)," in out
+    )
+    assert {row[0] for row in _table(out).values()} == {1}
+    assert [str(w.message) for w in recwarn] == []
+
+
+def test_equal_time_run_starts_as_the_fixed_run_and_fills_its_time():
+    # Same seed and settings: its first epoch is the fixed-length run's first
+    # epoch. It stops once the measured fit time reaches the budget, after
+    # whole epochs, with its accuracy recorded against the time elapsed.
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = X[:300], X[300:400], y[:300], y[300:400]
+    args = parse_args(["--hidden", "3", "--batch-size", "50", "--epochs", "1"])
+    _, record = train_for(0.05, args, X_train, y_train, X_test, y_test)
+    assert record.seconds >= 0.05 and record.times[-1] == record.seconds
+    assert record.times == sorted(record.times)
+    assert record.steps == sorted(record.steps) and record.steps[-1] % 6 == 0
+    assert len(record.accuracy) == len(record.loss) == len(record.steps)
+    first_epoch = reference_classifier("backprop", args, 50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed epoch count
+        warnings.filterwarnings("ignore", ".*only one class", UserWarning)
+        first_epoch.fit(X_train, y_train)
+    assert record.steps[0] == 6
+    assert record.loss[0] == first_epoch.loss_
+    assert record.accuracy[0] == first_epoch.score(X_test, y_test)
 
 
 def test_no_plot(capsys):
