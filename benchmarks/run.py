@@ -16,6 +16,7 @@ tracemalloc peak and its peak RSS, both beyond the array it returns.
 """
 
 import argparse
+import functools
 import gc
 import json
 import os
@@ -92,7 +93,8 @@ def cpu_line():
     except OSError:
         pass
     simd = [f for f in ("avx2", "fma", "avx512f") if f in flags] or ["no AVX2"]
-    umath = np._core._multiarray_umath  # numpy's own SIMD dispatch, as show_runtime
+    core = np._core if hasattr(np, "_core") else np.core  # numpy 2, numpy 1
+    umath = core._multiarray_umath  # its SIMD dispatch, as np.show_runtime() reads
     found = [f for f in umath.__cpu_dispatch__ if umath.__cpu_features__.get(f)]
     numpy_simd = f", numpy SIMD up to {found[-1]}" if found else ""
     return f"{model}, {os.cpu_count()} cores, {' '.join(simd)}{numpy_simd}"
@@ -144,6 +146,7 @@ class Setup:
     ratios: list  # (a, b) pairs: time of a / time of b
     units: dict = field(default_factory=dict)  # name -> units of work per call
     check: object = None  # callable(results) -> text: accuracy, agreement
+    n_params: int = 0  # the network's size, for the scaling study
 
 
 @dataclass
@@ -274,7 +277,7 @@ def parameters(model):
     return np.concatenate([np.ravel(a) for pair in pairs for a in pair]).astype(float)
 
 
-def same_start(results, X_test, y_test):
+def same_start(results, *, X_test, y_test):
     """Test score of BP and MLP, and how far apart their fitted parameters end."""
     bp, mlp = results["BP"], results["MLP"]
     gap = np.abs(parameters(bp) - parameters(mlp)).max()
@@ -337,7 +340,8 @@ def sgd_step(quick):
 
         def check(results, X_test=X_test, y_test=y_test):
             acc = results["loop"].accuracy(X_test, one_hot(y_test, 10))
-            return f"{same_start(results, X_test, y_test)}, loop score {acc:.4f}"
+            same = same_start(results, X_test=X_test, y_test=y_test)
+            return f"{same}, loop score {acc:.4f}"
 
         setups.append(
             Setup(
@@ -362,7 +366,9 @@ def solver(name, quick):
 
     def check(results):
         n_iter = "/".join(str(m.n_iter_) for m in results.values())
-        return f"{same_start(results, X_test, y_test)}, iterations {n_iter}"
+        return (
+            f"{same_start(results, X_test=X_test, y_test=y_test)}, iterations {n_iter}"
+        )
 
     unit = f"{epochs} epochs" if name == "adam" else f"{epochs} iterations"
     return [
@@ -386,7 +392,7 @@ def regressor(quick):
         "BP": plain_sgd(BPRegressor, HIDDEN, **config),
         "MLP": plain_sgd(MLPRegressor, HIDDEN, **config),
     }
-    check = lambda results: same_start(results, X_test, y_test)  # noqa: E731
+    check = functools.partial(same_start, X_test=X_test, y_test=y_test)
     label = f"diabetes, {len(X)} rows, 10-{HIDDEN}-1, {steps} steps"
     per = dict.fromkeys(models, steps)
     return [Setup(label, fits(models, X, y), [("BP", "MLP")], per, check)]
@@ -429,7 +435,7 @@ def mnist(quick):
     )  # fmt: skip
     X, X_test, y, y_test = X[:n], X[n:], y[:n], y[n:]
     models = classifiers(100, learning_rate_init=LR, batch_size=200, max_iter=2)
-    check = lambda results: same_start(results, X_test, y_test)  # noqa: E731
+    check = functools.partial(same_start, X_test=X_test, y_test=y_test)
     label = f"{n:,} x {n_features}, 2 epochs"
     return [Setup(label, fits(models, X, y), [("BP", "MLP")], check=check)]
 
@@ -482,13 +488,14 @@ def scaling(quick):
             }
             label = f"{n_in}-{hidden}-10, {theta.size:,} params"
             ratios = [("numerical", "backprop")]
-            setups.append(Setup(label, contenders, ratios, {"backprop": calls}))
+            per = {"backprop": calls}
+            setups.append(Setup(label, contenders, ratios, per, n_params=theta.size))
     return setups
 
 
 def scaling_slope(setups, timings):
     """The log-log slope of the numerical / backprop ratio against the parameters."""
-    params = [int(s.label.split(", ")[1].split()[0].replace(",", "")) for s in setups]
+    params = [setup.n_params for setup in setups]
     ratios = [ratio(t, "numerical", "backprop")[0] for t in timings]
     per_param = [r / p for r, p in zip(ratios, params, strict=True)]
     slope = np.polyfit(np.log(params), np.log(ratios), 1)[0]
@@ -508,7 +515,7 @@ CASES = {
                   lambda quick: solver("lbfgs", quick), repeats=5),
     "regressor": Case("BPRegressor vs MLPRegressor, time per SGD step", "step",
                       regressor, repeats=15),
-    "predict": Case("predict_proba, time per call and working memory", "call",
+    "predict": Case("predict_proba, time per call (--memory: working memory)", "call",
                     predict, repeats=3),
     "mnist": Case("MNIST-sized fit, time per fit and peak memory", "fit",
                   mnist, repeats=3),
@@ -527,6 +534,11 @@ def fmt_seconds(seconds):
     for unit, scale in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
         if seconds >= scale or unit == "µs":
             return f"{seconds / scale:.3g} {unit}"
+
+
+def fmt_number(x):
+    """Three significant digits, whole numbers from 1,000 on."""
+    return f"{x:,.0f}" if x >= 1000 else f"{x:.3g}"
 
 
 def fmt_mib(n_bytes):
@@ -565,11 +577,8 @@ def run_case(name, args):
         for n in names:
             row.append(time_cell(times[n]) if n in times else "")
         for a, b in ratio_names:
-            row.append(
-                "{:.3g} ({:.3g})".format(*ratio(times, a, b))
-                if (a, b) in setup.ratios
-                else ""
-            )
+            cells = map(fmt_number, ratio(times, a, b))
+            row.append("{} ({})".format(*cells) if (a, b) in setup.ratios else "")
         if args.memory:
             mem = measure_memory(name, index, setup, args)
             row += [
