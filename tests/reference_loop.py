@@ -9,20 +9,16 @@ with ``choice`` (with replacement, as ``np.random.choice`` does), plain SGD,
 and a numerical gradient that perturbs one element at a time with
 ``np.nditer`` and runs two full forward passes per element.
 
-It shares no code with skbp on purpose. Two departures from the book, both
-harmless for timing: random numbers come from a seeded
-``np.random.RandomState`` instead of the global generator, and the constant
-in the book's ``log(y + 1e-7)`` can be set (``eps=0.0`` computes the exact
-cross-entropy, which is what skbp differentiates; the book's constant shifts
-the gradient by about 1e-8).
-
-Run it to train the reference experiment::
-
-    python benchmarks/reference_loop.py --steps 1000
+It shares no code with skbp on purpose: ``tests/test_reference_loop.py`` uses
+it as an independent oracle (skbp's numerical gradient equals its per-element
+one, skbp's backprop training equals its training on the same batches), and
+``benchmarks/run.py`` times it beside skbp. Two departures from the book:
+random numbers come from a seeded ``np.random.RandomState`` instead of the
+global generator, and the constant in the book's ``log(y + 1e-7)`` can be set
+(``eps=0.0`` computes the exact cross-entropy, which is what skbp
+differentiates; the book's constant shifts the gradient by about 1e-8).
 """
 
-import argparse
-import time
 from collections import OrderedDict
 
 import numpy as np
@@ -294,15 +290,19 @@ def one_hot(y, n_classes):
     return np.eye(n_classes)[y]
 
 
-def train(network, x_train, t_train, n_steps, batch_size, learning_rate, rng, grad=""):
-    """Plain SGD, ``n_steps`` mini-batches drawn with ``rng.choice``; return losses.
+def choice_batches(rng, n_rows, batch_size, n_steps):
+    """The book's batches: ``n_steps`` draws of ``rng.choice(n_rows, batch_size)``."""
+    for _ in range(n_steps):
+        yield rng.choice(n_rows, batch_size)
+
+
+def train(network, x_train, t_train, batches, learning_rate, grad="backprop"):
+    """Plain SGD over ``batches`` (arrays of row indices); return the losses.
 
     ``grad="numerical"`` uses the per-element numerical gradient.
     """
-    train_size = x_train.shape[0]
     losses = []
-    for _ in range(n_steps):
-        batch_mask = rng.choice(train_size, batch_size)
+    for batch_mask in batches:
         x_batch = x_train[batch_mask]
         t_batch = t_train[batch_mask]
 
@@ -316,63 +316,3 @@ def train(network, x_train, t_train, n_steps, batch_size, learning_rate, rng, gr
 
         losses.append(network.lastLayer.loss)
     return losses
-
-
-def main(argv=None):
-    """Train the reference experiment with the reference loop and report it."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    parser = argparse.ArgumentParser(description=__doc__.strip().partition("\n")[0])
-    parser.add_argument("--steps", type=int, default=1000, help="SGD steps (1000)")
-    parser.add_argument("--hidden", type=int, default=50, help="hidden units (50)")
-    parser.add_argument("--batch-size", type=int, default=100, help="(100)")
-    parser.add_argument("--learning-rate", type=float, default=0.1, help="(0.1)")
-    parser.add_argument("--seed", type=int, default=0, help="(0)")
-    parser.add_argument(
-        "--numerical-steps",
-        type=int,
-        default=1,
-        help="also time this many numerical-gradient steps (1; 0 to skip)",
-    )
-    args = parser.parse_args(argv)
-
-    X, y = load_digits(return_X_y=True)
-    x_train, x_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.2, random_state=args.seed
-    )
-    t_train, t_test = one_hot(y_train, 10), one_hot(y_test, 10)
-    rng = np.random.RandomState(args.seed)
-    network = TwoLayerNet(64, args.hidden, 10, rng=rng)
-    start = time.perf_counter()
-    losses = train(
-        network, x_train, t_train, args.steps, args.batch_size, args.learning_rate, rng
-    )
-    seconds = time.perf_counter() - start
-    print(
-        f"reference loop, backprop: {args.steps} steps in {seconds:.3f} s "
-        f"({seconds / max(args.steps, 1) * 1e3:.3f} ms per step), "
-        f"last loss {losses[-1] if losses else float('nan'):.4f}, "
-        f"test accuracy {network.accuracy(x_test, t_test):.4f}"
-    )
-    if args.numerical_steps:
-        start = time.perf_counter()
-        train(
-            network,
-            x_train,
-            t_train,
-            args.numerical_steps,
-            args.batch_size,
-            args.learning_rate,
-            rng,
-            grad="numerical",
-        )
-        seconds = time.perf_counter() - start
-        print(
-            f"reference loop, numerical: {seconds / args.numerical_steps:.3f} s "
-            "per step"
-        )
-
-
-if __name__ == "__main__":
-    main()
