@@ -189,13 +189,12 @@ def float32_input_bound(model):
     check_is_fitted(model)
     network = _network_as(model._network, np.float32)
     low, high = 0.0, float(np.finfo(np.float32).max)
-    if not network.cannot_overflow(low):
-        return low
-    # cannot_overflow is monotone in the bound: bisect to 1e-6 relative.
-    while not network.cannot_overflow(high) and high - low > 1e-6 * high:
+    if network.cannot_overflow(high) or not network.cannot_overflow(low):
+        return high if network.cannot_overflow(high) else low
+    while high - low > 1e-6 * high:  # cannot_overflow is monotone in the bound
         middle = (low + high) / 2
         low, high = (middle, high) if network.cannot_overflow(middle) else (low, middle)
-    return high if network.cannot_overflow(high) else low
+    return low
 
 
 def _add_output_layer(scope, container, network, logits, output):
