@@ -271,6 +271,11 @@ class HistoryAttribute:
     :class:`SharedPrefix`, which the first read replaces by a list.
     """
 
+    def __init__(self):
+        # Undocumented on the API pages: the estimator's docstring documents
+        # the attribute (Sphinx reads a descriptor's __doc__ as the attribute's).
+        self.__doc__ = None
+
     def __set_name__(self, owner, name):
         self.name = name
 

@@ -414,6 +414,7 @@ def test_an_interrupt_after_the_last_epoch_keeps_the_fit(where):
     interrupted = 0
     for n in range(1, n_lines + 1):
         clf = fitted_twice()
+        tracer = sys.gettrace()  # a coverage tool's, say: restored below
         sys.settrace(_interrupt_at_line(code, n))
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -422,7 +423,7 @@ def test_an_interrupt_after_the_last_epoch_keeps_the_fit(where):
         except KeyboardInterrupt:  # after the publishing: the model is kept
             pass
         finally:
-            sys.settrace(None)
+            sys.settrace(tracer)
         interrupted += any("interrupted" in str(w.message) for w in caught)
         assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 3
         assert_array_equal(clf.coefs_[0], expected.coefs_[0])
