@@ -204,3 +204,55 @@ def test_softmax_and_log_softmax_match_scipy_row_by_row(rng, shape):
     assert softmax(scratch, out=scratch) is scratch
     rows[1, 0] = np.nan
     assert np.isnan(softmax(rows)[1]).all() and np.isfinite(softmax(rows)[0]).all()
+
+
+# What MLPClassifier/MLPRegressor report for each output layer's loss.
+_MLP_LOSSES = {
+    "softmax": "log_loss",
+    "logistic": "binary_log_loss",
+    "identity": "squared_error",
+    "exp": "poisson",
+}
+
+
+@pytest.mark.parametrize("output", sorted(_MLP_LOSSES))
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("alpha", [0.0, 0.7])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_reported_loss_is_scikit_learns_and_the_objective_is_differentiated(
+    rng, output, n_outputs, alpha, weighted
+):
+    """Network.reported_loss turns the objective (what forward returns and the
+    gradients differentiate) into the loss scikit-learn's MLPs report:
+    LOSS_FUNCTIONS plus 0.5 * alpha * sum(W**2) / sum(w)."""
+    from sklearn.neural_network._base import LOSS_FUNCTIONS
+
+    from skbp.gradients import backprop_gradient
+    from skbp.network import Network
+
+    if output == "softmax" and n_outputs == 1:
+        pytest.skip("a softmax needs two classes or more")
+    units = [4, 5, n_outputs]
+    params = rng.normal(size=4 * 5 + 5 + 5 * n_outputs + n_outputs)
+    network = Network(units, params, "tanh", output)
+    X = rng.normal(size=(9, 4))
+    T = {
+        "softmax": lambda: np.eye(n_outputs)[rng.integers(0, n_outputs, 9)],
+        "logistic": lambda: rng.integers(0, 2, (9, n_outputs)).astype(float),
+    }.get(output, lambda: rng.uniform(0.0, 2.0, (9, n_outputs)))()
+    sw = rng.uniform(0.5, 2.0, 9) if weighted else None
+    objective = network.forward(X, T, sw, alpha)
+    reported = network.reported_loss(objective, 9, sw, alpha)
+    prediction = network.loss_layer(network.logits(X))
+    l2 = 0.5 * alpha * sum((W**2).sum() for W in network.coefs)
+    l2 /= 9 if sw is None else sw.sum()
+    expected = LOSS_FUNCTIONS[_MLP_LOSSES[output]](T, prediction, sw) + l2
+    np.testing.assert_allclose(reported, expected, rtol=1e-12)
+    # The objective's data term is the reported one times the divisor.
+    divisor = n_outputs if output == "identity" else 1
+    np.testing.assert_allclose(objective - l2, (reported - l2) * divisor, rtol=1e-12)
+    # ... and backprop differentiates the objective.
+    backprop_gradient(network, X, T, sw, alpha=alpha)
+    copy = Network(units, params.copy(), "tanh", output)
+    expected_grads = numerical_grad(lambda: copy.forward(X, T, sw, alpha), copy.params)
+    np.testing.assert_allclose(network.grads, expected_grads, rtol=1e-6, atol=1e-9)

@@ -33,6 +33,9 @@ from threadpoolctl import threadpool_limits
 from skbp.gradients import backprop_gradient, numerical_gradient
 from skbp.network import Network
 
+# PLAIN_SGD's batches of 100 on smaller data: clipped as meant.
+pytestmark = pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning")
+
 # Never stop on the training loss: runs last exactly max_iter epochs.
 NO_STOP = dict(tol=0.0, n_iter_no_change=10**6)
 GRADIENTS = ("backprop", "numerical")
@@ -1177,6 +1180,5 @@ def _expected_failed_checks(estimator):
     ],
     expected_failed_checks=_expected_failed_checks,
 )
-@pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning")  # 100 > rows
 def test_sklearn_checks_with_training_options(estimator, check):
     check(estimator)
