@@ -1,7 +1,10 @@
 """Shared test configuration: hypothesis profiles.
 
 ``pytest`` uses the CI-friendly "default" profile; ``pytest
---hypothesis-profile=long`` runs many more examples.
+--hypothesis-profile=long`` runs many more examples. The differential suite
+(``tests/test_differential.py``) sets its own example counts per profile
+(``DIFFERENTIAL_EXAMPLES``: about a minute by default, 5,000 or more with
+"long"), derandomized so that CI runs the same examples every time.
 """
 
 from hypothesis import HealthCheck, settings
