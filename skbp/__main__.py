@@ -180,7 +180,7 @@ def train(method, args, X_train, y_train, X_test, y_test, stream):
             print(f"{method}:", flush=True)  # the bar names the estimator only
         clf.set_callbacks(record, bar or progress)
         epochs = [args.epochs]
-    else:  # no callbacks: one warm-started fit per epoch, continuing the stream
+    else:  # no callbacks: one warm-started fit per epoch (each reshuffles afresh)
         clf.set_params(
             max_iter=1, warm_start=True, random_state=np.random.RandomState(args.seed)
         )
@@ -200,7 +200,7 @@ def train(method, args, X_train, y_train, X_test, y_test, stream):
 def train_for(seconds, args, X_train, y_train, X_test, y_test):
     """Train backprop from the same seed for ``seconds`` of measured fit time.
 
-    The equal-time run: warm-started fits of 1, 1, 2, 4, ... epochs, each
+    The equal-time run: warm-started fits of 1, 2, 4, 8, ... epochs, each
     continuing from the previous weights and the same random stream (its
     first epoch is the fixed-length run's first epoch), each chunk no longer
     than the time left at the rate measured so far; it ends at the first

@@ -107,3 +107,26 @@ def test_doctest_block(code):
             for name in want:
                 assert float(got[name]) < 1e-6
                 assert 1 / 3 < float(got[name]) / float(want[name]) < 3, name
+
+
+def _main_job_block(text, indent=""):
+    """The output block of ``python -m skbp`` shown in ``text``, unindented."""
+    start = text.index("Digits: 1437 training")
+    block = text[start : text.index("saved to skbp.png", start)]
+    return "\n".join(line.removeprefix(indent) for line in block.splitlines())
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/reference_experiment.rst"])
+def test_main_job_output_is_what_it_prints(page, capsys):
+    # The setup lines and the table's header are printed before any timing:
+    # the shown block must start with them, then give the three rows.
+    from skbp.__main__ import parse_args, print_setup, print_table
+
+    print_setup(parse_args([]), 1437, 360)
+    print_table([])
+    printed = capsys.readouterr().out
+    text = (ROOT / page).read_text(encoding="utf-8")
+    shown = _main_job_block(text, indent="   " if page.endswith(".rst") else "")
+    assert shown.startswith(printed.rstrip("\n"))
+    rows = shown[len(printed.rstrip("\n")) :].splitlines()[1:4]
+    assert [row.split()[0] for row in rows] == ["backprop", "numerical", "backprop,"]
