@@ -32,6 +32,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 from skbp import BPClassifier
 
@@ -59,6 +60,13 @@ parser.add_argument(
 )
 parser.add_argument(
     "--numerical-steps", type=int, default=2, help="steps per timed numerical fit (2)"
+)
+parser.add_argument(
+    "--blas-threads",
+    type=int,
+    default=None,
+    help="BLAS threads during the timings (default: as configured); 1 keeps a "
+    "busy machine from stalling BLAS's threads, which wait on each other",
 )
 parser.add_argument(
     "--output",
@@ -137,16 +145,18 @@ X_all, y_all = load_digits(return_X_y=True)
 # Enough rows for the longest timed fit: the digits, repeated.
 reps = -(-args.backprop_steps * BATCH // len(X_all))
 y_all = np.tile(y_all, reps)
-print(f"Machine: {machine()}")
+threads = "" if args.blas_threads is None else f", {args.blas_threads} BLAS thread(s)"
+print(f"Machine: {machine()}{threads}")
 records = []
-for n_in in args.n_features:
-    X = X_all if n_in >= 64 else PCA(n_in, random_state=0).fit_transform(X_all)
-    X = np.tile(X, (reps, 1))
-    for hidden in args.hidden:
-        params = (X.shape[1] + 1) * hidden + (hidden + 1) * 10
-        bp = seconds_per_step("backprop", X, y_all, hidden, args.backprop_steps)
-        num = seconds_per_step("numerical", X, y_all, hidden, args.numerical_steps)
-        records.append((X.shape[1], hidden, params, bp, num))
+with threadpool_limits(args.blas_threads, user_api="blas"):
+    for n_in in args.n_features:
+        X = X_all if n_in >= 64 else PCA(n_in, random_state=0).fit_transform(X_all)
+        X = np.tile(X, (reps, 1))
+        for hidden in args.hidden:
+            params = (X.shape[1] + 1) * hidden + (hidden + 1) * 10
+            bp = seconds_per_step("backprop", X, y_all, hidden, args.backprop_steps)
+            num = seconds_per_step("numerical", X, y_all, hidden, args.numerical_steps)
+            records.append((X.shape[1], hidden, params, bp, num))
 
 # %%
 # The table
