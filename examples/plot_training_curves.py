@@ -13,8 +13,9 @@ each other. Only the fit times, printed below, differ.
 # %%
 # Settings
 # --------
-# The defaults take about 15 seconds on two cores; the arguments let a test
-# shrink the work.
+# The defaults cost 9 s of CPU time (5 to 9 seconds on an idle 2-core
+# machine; 1 minute measured on a busy one); the arguments let a test shrink
+# the work.
 
 import argparse
 import time

@@ -78,8 +78,9 @@ def parse_args(argv=None):
             "with numerical gradients from the same seed, and compare time per SGD "
             "step, test accuracy and the fitted weights; then train backprop again "
             "for as long as the numerical fit took. The defaults (20 epochs, 300 "
-            "steps) take about 1.5 minutes on an idle 2-core machine (2 to 4 "
-            "minutes under load); --epochs 70 runs the reference's ~1000 steps."
+            "steps) take about 1.5 minutes on an idle 2-core machine and several "
+            "times that on a busy one; --no-equal-time halves it; --epochs 70 runs "
+            "the reference's ~1000 steps."
         ),
         prog=_prog(),
     )

@@ -121,10 +121,10 @@ def test_scaling(tmp_path):
     stdout = run_example(
         "plot_scaling.py",
         *("--hidden", "2", "4", "--n-features", "16", "64", "--repeats", "1"),
-        *("--backprop-steps", "2", "--numerical-steps", "1"),
+        *("--backprop-steps", "2", "--numerical-steps", "1", "--blas-threads", "1"),
         *("--output", str(figure)),
     )
-    assert stdout.startswith("Machine: ")
+    assert stdout.startswith("Machine: ") and "1 BLAS thread(s)" in stdout
     rows = [line for line in stdout.splitlines() if re.match(r"\| \d+-\d+-10 ", line)]
     # Each network's parameter count and the 2 x params forward passes.
     assert [row.split(" | ")[:3] for row in rows] == [
