@@ -165,6 +165,8 @@ def time_interleaved(setup, repeats, budget):
     """Per contender, its times per unit over the rounds; keep each last result."""
     names = list(setup.contenders)
     results = {name: setup.contenders[name]() for name in names}  # warm-up
+    gc.collect()
+    gc.freeze()  # the collections between runs then skip what exists now
     times = {name: [] for name in names}
     started = time.perf_counter()
     for r in range(repeats):
