@@ -165,6 +165,8 @@ def time_interleaved(setup, repeats, budget):
     """Per contender, its times per unit over the rounds; keep each last result."""
     names = list(setup.contenders)
     results = {name: setup.contenders[name]() for name in names}  # warm-up
+    gc.collect()
+    gc.freeze()  # the collections between runs then skip what exists now
     times = {name: [] for name in names}
     started = time.perf_counter()
     for r in range(repeats):
@@ -517,7 +519,7 @@ CASES = {
                       regressor, repeats=15),
     "predict": Case("predict_proba, time per call (--memory: working memory)", "call",
                     predict, repeats=3),
-    "mnist": Case("MNIST-sized fit, time per fit and peak memory", "fit",
+    "mnist": Case("MNIST-sized fit, time per fit (--memory: peak memory)", "fit",
                   mnist, repeats=3),
     "numerical": Case("one gradient step, numerical vs the book's per-element loop",
                       "step", numerical, repeats=3),
@@ -606,7 +608,9 @@ def parse_args(argv=None):
     )
     parser.add_argument("--repeat", type=int, help="timed rounds (each case's own)")
     parser.add_argument(
-        "--memory", action="store_true", help="peak memory of every case"
+        "--memory",
+        action="store_true",
+        help="also peak memory, each contender in a fresh process",
     )
     parser.add_argument(
         "--blas-threads", type=int, help="limit BLAS to N threads, for all"
