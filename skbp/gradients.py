@@ -112,19 +112,6 @@ def _penalties(W, l2, others):
 # within the scratch budget, and on which thread.
 
 
-@dataclass
-class _Layer:
-    """How one Affine's parameters are perturbed: where, in chunks of how many."""
-
-    index: int  # of the Affine among net.affines
-    affine: object
-    start: int  # of its parameters in net.params
-    n_params: int
-    chunk: int  # perturbations per chunk
-    downstream: list  # the layers after it
-    others: float  # the L2 term of the other layers
-
-
 def _perturbed_losses(net, X, T, sample_weight, alpha, h):
     """Return ``L(theta)`` and ``L(theta + h e_k)``, ``L(theta - h e_k)`` for all ``k``.
 
@@ -136,54 +123,45 @@ def _perturbed_losses(net, X, T, sample_weight, alpha, h):
     ``(loss, plus, minus)``, ``plus`` and ``minus`` laid out as ``net.params``.
     """
     n_rows = X.shape[0]
-    if sample_weight is not None:
+    if sample_weight is not None:  # copied only if not float64 already
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
-    total_weight = n_rows if sample_weight is None else sample_weight.sum()
     l2 = net.penalty_scale(n_rows, sample_weight, alpha) if alpha else 0.0
     squares = net.squared_weights()
     block_size = _row_block_size(net.layer_units, n_rows)
-    layers = _layers(net, block_size, l2, squares)
+    layers = _layer_chunks(net, block_size, l2, squares)
     stacked_loss = net.loss_layer.stacked_loss
 
     loss = 0.0
     perturbed = np.zeros((2, net.params.size))
-    penalty = l2  # with the first block only
     # Elementwise numpy (exp) runs on one core: spread the chunks over as many
     # threads as BLAS may use (this one included), each with 1-thread BLAS.
     n_chunks = sum(-(-layer.n_params // layer.chunk) for layer in layers)
     n_threads = min(blas_threads(), n_chunks)
     with single_threaded_blas():
-        for X_rows, T_rows, w_rows in _row_blocks(
-            X, T, sample_weight, block_size, net.layer_units[-1]
-        ):
-            weight = X_rows.shape[0] if w_rows is None else w_rows.sum()
-            share = weight / total_weight
-            if not share:
-                continue  # every weight zero: the rows take no part in the loss
-            inputs, logits = _affine_inputs(net, X_rows)
-            loss += share * float(stacked_loss(logits[:, None, :], T_rows, w_rows)[0])
-            block = (inputs, T_rows, w_rows, share)
-            add = partial(_add_chunk, perturbed, block, stacked_loss, h, penalty)
+        blocks = _row_blocks(net, X, T, sample_weight, block_size)
+        for first, rows in enumerate(blocks):
+            logits = rows.logits[:, None, :]
+            loss += rows.share * float(stacked_loss(logits, rows.T, rows.weight)[0])
+            penalty = 0.0 if first else l2
+            add = partial(_add_chunk, perturbed, rows, stacked_loss, h, penalty)
             _in_threads(add, _chunks(layers), n_threads)
-            penalty = 0.0
     loss += l2 * sum(squares)
     return loss, perturbed[0], perturbed[1]
 
 
-def _add_chunk(perturbed, block, stacked_loss, h, l2, chunk):
+def _add_chunk(perturbed, rows, stacked_loss, h, l2, chunk):
     """Add a row block's share of a chunk's perturbed losses (and L2 terms if ``l2``).
 
-    ``block`` is ``(inputs, T, sample_weight, share)``: each Affine's
-    unperturbed input on the block's rows, their targets and weights, and
-    the block's share of the total weight. ``chunk`` is ``(layer, lo, hi)``:
-    the layer's parameters ``lo`` to ``hi`` (flat, W then b).
+    ``chunk`` is ``(layer, lo, hi)``: the layer's parameters ``lo`` to
+    ``hi`` (flat, W then b).
     """
-    inputs, T, sample_weight, share = block
     layer, lo, hi = chunk
     W, b = _perturbed_copies(layer.affine, np.arange(lo, hi), h)
-    x_in = inputs[layer.index]
-    losses = _data_losses(W, b, x_in, layer.downstream, stacked_loss, T, sample_weight)
-    losses *= share
+    x_in = rows.inputs[layer.index]
+    losses = _data_losses(
+        W, b, x_in, layer.downstream, stacked_loss, rows.T, rows.weight
+    )
+    losses *= rows.share
     if l2:
         losses += _penalties(W, l2, layer.others)
     perturbed[:, layer.start + lo : layer.start + hi] += losses
@@ -192,7 +170,7 @@ def _add_chunk(perturbed, block, stacked_loss, h, l2, chunk):
 def _row_block_size(layer_units, n_rows):
     """Rows per block: the arrays of a block's rows take at most half the budget.
 
-    Per row, the largest of: its input to every Affine, its targets and
+    Per row, the larger of: its input to every Affine, its targets and
     logits (float64, shared by the threads); one pair of perturbed copies'
     outputs at every layer after the first Affine, through the loss (its 3
     scratch values per copy), in each thread. Blocks are of equal size.
@@ -204,8 +182,21 @@ def _row_block_size(layer_units, n_rows):
     return max(1, -(-n_rows // n_blocks))
 
 
-def _layers(net, block_size, l2, squares):
-    """The perturbations of each Affine, in chunks within the budget.
+@dataclass
+class _LayerChunks:
+    """How one Affine's parameters are perturbed: where, in chunks of how many."""
+
+    index: int  # of the Affine among net.affines
+    affine: object
+    start: int  # of its parameters in net.params
+    n_params: int
+    chunk: int  # perturbations per chunk
+    downstream: list  # the layers after it
+    others: float  # the L2 term of the other layers
+
+
+def _layer_chunks(net, block_size, l2, squares):
+    """Each Affine's perturbations, in chunks within the budget.
 
     A chunk's scratch per pair of copies (+h, -h) is both perturbed
     ``(W, b)`` and their outputs on ``block_size`` rows at every layer
@@ -218,7 +209,9 @@ def _layers(net, block_size, l2, squares):
         chunk = max(1, _NUMERICAL_CHUNK_BYTES // (16 * (n_params + outputs)))
         downstream = net.layers[net.layers.index(affine) + 1 :]
         others = l2 * (sum(squares) - squares[index])
-        layers.append(_Layer(index, affine, start, n_params, chunk, downstream, others))
+        layers.append(
+            _LayerChunks(index, affine, start, n_params, chunk, downstream, others)
+        )
         start += n_params
     return layers
 
@@ -230,31 +223,41 @@ def _chunks(layers):
             yield layer, lo, min(lo + layer.chunk, layer.n_params)
 
 
-def _row_blocks(X, T, sample_weight, size, n_outputs):
-    """Yield ``(X, T, sample_weight)`` of consecutive blocks of ``size`` rows.
+@dataclass
+class _Rows:
+    """A block of rows, in float64, with what every chunk needs of it."""
 
-    ``X`` and ``T`` in float64, ``T`` as one-hot rows of ``n_outputs`` when
-    it holds class indices; each block is converted on its own.
+    inputs: list  # each Affine's unperturbed input
+    logits: np.ndarray  # the output layer's unperturbed input
+    T: np.ndarray  # one-hot rows if given as class indices
+    weight: np.ndarray | None  # the rows' sample weights
+    share: float  # of the total weight
+
+
+def _row_blocks(net, X, T, sample_weight, size):
+    """Yield a ``_Rows`` for each block of ``size`` consecutive rows.
+
+    Each block is converted on its own; blocks whose weights are all zero
+    take no part in the loss and are skipped.
     """
     if sp.issparse(X):
         X = X.tocsr()  # rows can be sliced
     T = np.asarray(T)
+    total = X.shape[0] if sample_weight is None else sample_weight.sum()
     for lo in range(0, X.shape[0], size):
         rows = slice(lo, lo + size)
-        X_rows = X[rows].astype(np.float64, copy=False)
-        T_rows = np.eye(n_outputs)[T[rows]] if T.ndim == 1 else T[rows]
-        w_rows = None if sample_weight is None else sample_weight[rows]
-        yield X_rows, T_rows.astype(np.float64, copy=False), w_rows
-
-
-def _affine_inputs(net, X):
-    """Return each Affine's input on ``X`` and the output layer's input."""
-    inputs, x = [], X
-    for layer in net.layers:
-        if layer in net.affines:
-            inputs.append(x)
-        x = layer(x)
-    return inputs, x
+        weight = None if sample_weight is None else sample_weight[rows]
+        share = (min(size, X.shape[0] - lo) if weight is None else weight.sum()) / total
+        if not share:
+            continue
+        x = X[rows].astype(np.float64, copy=False)
+        T_rows = np.eye(net.layer_units[-1])[T[rows]] if T.ndim == 1 else T[rows]
+        inputs = []
+        for layer in net.layers:
+            if layer in net.affines:
+                inputs.append(x)
+            x = layer(x)
+        yield _Rows(inputs, x, T_rows.astype(np.float64, copy=False), weight, share)
 
 
 def _in_threads(function, tasks, n_threads):
