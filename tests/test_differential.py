@@ -262,10 +262,12 @@ def _clipping_explains(case):
 
 
 def _log_proba_differs_only_where_rounded_away(case):
-    """Whether ``predict_log_proba`` differs only where a probability rounds to 0.
+    """Whether ``predict_log_proba`` differs only where a probability rounds away.
 
-    There ``log(predict_proba)`` is ``-inf`` (or, where it rounds to 1,
-    exactly 0), while skbp's, from the logits, stays finite.
+    MLP's ``log(predict_proba)`` is ``-inf`` where its probability rounds to 0
+    (exactly 0 where it rounds to 1, and inexact where it is subnormal),
+    skbp's where its own does; otherwise skbp's, from the logits, is finite
+    and exact.
     """
     tol = tolerance(case.cfg)
     for a, b in zip(case.bp, case.mlp, strict=False):
@@ -274,7 +276,15 @@ def _log_proba_differs_only_where_rounded_away(case):
             continue
         if la.shape != lb.shape:
             return False
-        rounded = ~np.isfinite(lb) | (lb == 0)
+        # Where MLP's probability is 0, 1 or subnormal, its log lost digits.
+        tiny = np.finfo(case.cfg["dtype"]).tiny
+        rounded = (
+            (b.values["predict_proba"] < tiny)
+            | ~np.isfinite(lb)
+            | (lb == 0)
+            | ~np.isfinite(la)
+            | (la == 0)
+        )
         agree = np.abs(la - lb) <= tol * np.maximum(1.0, np.abs(lb))
         if not np.all(agree | rounded):
             return False
