@@ -74,7 +74,7 @@ TOLERANCES = {
 
 # Examples per test and profile: the two tests together run about a minute
 # by default, 5,000+ with the long profile.
-DIFFERENTIAL_EXAMPLES = {"default": 150, "long": 2600}
+DIFFERENTIAL_EXAMPLES = {"default": 75, "long": 2600}
 
 OBSERVABLES = (
     "exception",
@@ -114,6 +114,8 @@ HISTORY = OBSERVABLES[-7:]
 # The training loss's values (not the path they may steer).
 LOSS_VALUES = ("loss_", "loss_curve_", "best_loss_")
 MISSING = "<absent>"
+# The normalised message of the warning a fit ending at max_iter gives.
+MAX_ITER = "maximum iterations reached"
 
 
 def tolerance(cfg):
@@ -193,9 +195,9 @@ def _train_sizes(case):
 def _loss_steers(case):
     """Whether the training loss's value can change a stochastic fit's path.
 
-    It does through the ``tol`` rule (a fit that stopped before ``max_iter``
-    on either side, or a call that raised) and the adaptive rate; early
-    stopping watches the validation score instead.
+    It does through the ``tol`` rule (a fit on either side that the rule
+    stopped, or a call that raised) and the adaptive rate; early stopping
+    watches the validation score instead.
     """
     if not _stochastic(case) or _params(case)["early_stopping"]:
         return False
@@ -207,7 +209,7 @@ def _loss_steers(case):
     if case.cfg["mode"] == "partial":
         return False
     return any(
-        s.error is not None or s.values["n_iter_"] < _params(case)["max_iter"]
+        s.error is not None or ("ConvergenceWarning", MAX_ITER) not in s.warnings
         for s in (*case.bp, *case.mlp)
     )
 
@@ -218,7 +220,8 @@ def _mlp_loss_overflowed_first(case):
     for bp, mlp in zip(case.bp, case.mlp, strict=False):
         if bp.error or mlp.error or not _stochastic(case):
             return False
-        for a, b in zip(bp.values["loss_curve_"], mlp.values["loss_curve_"]):
+        curves = zip(bp.values["loss_curve_"], mlp.values["loss_curve_"], strict=False)
+        for a, b in curves:
             if not abs(a - b) <= tol * max(1.0, abs(b)):
                 return np.isfinite(a) and not np.isfinite(b)
     return False
@@ -234,18 +237,6 @@ def _warm_without_early_stopping(case):
 
 def _multi_output_squared_error(case):
     return case.cfg["kind"] == "regression" and case.cfg["n_outputs"] > 1
-
-
-def _single_class_call(case):
-    """A classification call whose y (or positive-weight y) has one class."""
-    if case.cfg["kind"] not in ("binary", "multiclass"):
-        return False
-    X, y, sw = make_data(case.cfg)
-    for rows in call_rows(case.cfg):
-        labels = y[rows] if sw is None else y[rows][sw[rows] > 0]
-        if len(np.unique(labels)) < 2 and case.cfg["mode"] != "partial":
-            return True
-    return False
 
 
 def _clipping_explains(case):
@@ -271,10 +262,12 @@ def _clipping_explains(case):
 
 
 def _log_proba_differs_only_where_rounded_away(case):
-    """Whether ``predict_log_proba`` differs only where a probability rounds to 0.
+    """Whether ``predict_log_proba`` differs only where a probability rounds away.
 
-    There ``log(predict_proba)`` is ``-inf`` (or, where it rounds to 1,
-    exactly 0), while skbp's, from the logits, stays finite.
+    MLP's ``log(predict_proba)`` is ``-inf`` where its probability rounds to 0
+    (exactly 0 where it rounds to 1, and inexact where it is subnormal),
+    skbp's where its own does; otherwise skbp's, from the logits, is finite
+    and exact.
     """
     tol = tolerance(case.cfg)
     for a, b in zip(case.bp, case.mlp, strict=False):
@@ -283,7 +276,15 @@ def _log_proba_differs_only_where_rounded_away(case):
             continue
         if la.shape != lb.shape:
             return False
-        rounded = ~np.isfinite(lb) | (lb == 0)
+        # Where MLP's probability is 0, 1 or subnormal, its log lost digits.
+        tiny = np.finfo(case.cfg["dtype"]).tiny
+        rounded = (
+            (b.values["predict_proba"] < tiny)
+            | ~np.isfinite(lb)
+            | (lb == 0)
+            | ~np.isfinite(la)
+            | (la == 0)
+        )
         agree = np.abs(la - lb) <= tol * np.maximum(1.0, np.abs(lb))
         if not np.all(agree | rounded):
             return False
@@ -305,20 +306,13 @@ DOCUMENTED = (
     ),
     Difference(
         "single-class y",
-        lambda c: (
-            _skbp_raised(c, r"single class|one class|nothing to learn")
-            and _single_class_call(c)
-        ),
+        lambda c: _skbp_raised(c, r"y contains only one class"),
         ("exception",) + TRAJECTORY,
         "`y` with a single class",
     ),
     Difference(
         "sample_weight leaving one class with positive weight",
-        lambda c: (
-            c.cfg["weights"] == "zeros"
-            and _skbp_raised(c, r"single class|one class")
-            and _single_class_call(c)
-        ),
+        lambda c: _skbp_raised(c, r"Only one class has samples of positive weight"),
         ("exception",) + TRAJECTORY,
         "`y` with a single class",
     ),
@@ -422,11 +416,46 @@ def _ill_conditioned(case):
     skbp, whose arithmetic rounds differently, cannot be expected to follow
     MLP's path either.
     """
-    nudged = Case(case.cfg, case.mlp_noisy(), case.mlp)
-    return any(
-        name in ("exception", "coefs", "n_iter_", "predict")
-        for _, name in differences(nudged)
-    )
+    return any(name in PATH for _, name in _noise_differences(case))
+
+
+def _noise_moves_the_same_values(case):
+    """Whether MLP under rounding noise moves every value skbp moves, as far.
+
+    The path is MLP's (weights within tolerance) but values that magnify it
+    (probabilities of large logits, losses) are beyond tolerance: they are
+    sensitive for MLP under rounding noise too, at the same calls.
+    """
+    moved = {(i, name) for i, name in differences(case) if name in ROUNDING_SENSITIVE}
+    noisy = Case(case.cfg, case.mlp_noisy(), case.mlp)
+    return moved <= differences(noisy, scale=NOISE_SCALE)
+
+
+# A value skbp moves beyond tolerance is rounding-sensitive where MLP under
+# rounding noise moves it beyond NOISE_SCALE x tolerance: the noise is a few
+# ulps, and skbp's arithmetic (another order of operations) can round further.
+NOISE_SCALE = 0.01
+
+
+def _noise_differences(case):
+    """Where MLP under rounding noise differs from MLP (computed once)."""
+    if case._noise_found is None:
+        case._noise_found = differences(Case(case.cfg, case.mlp_noisy(), case.mlp))
+    return case._noise_found
+
+
+# Observables whose difference means another path, and values that magnify
+# small differences of the weights.
+PATH = ("exception", "coefs", "n_iter_", "predict")
+ROUNDING_SENSITIVE = (
+    "predict_proba",
+    "predict_log_proba",
+    "loss_",
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+)
 
 
 # Not a difference of behaviour: where scikit-learn does not reproduce itself
@@ -436,6 +465,12 @@ ROUNDING = (
         "rounding decides the fit",
         _ill_conditioned,
         ("exception",) + TRAJECTORY,
+        "TOLERANCES (the README's 'same weights' sentence)",
+    ),
+    Difference(
+        "rounding moves values that magnify it",
+        _noise_moves_the_same_values,
+        ROUNDING_SENSITIVE,
         "TOLERANCES (the README's 'same weights' sentence)",
     ),
 )
@@ -680,6 +715,7 @@ class Case:
     mlp: list
     _noisy: list = None
     _exact: list = None
+    _noise_found: set = None
 
     def mlp_noisy(self):
         """MLP's steps with rounding noise in its arithmetic (computed once)."""
@@ -761,7 +797,7 @@ def _normalise_warning(w):
         if "lbfgs" in message.lower() or "l-bfgs" in message.lower():
             message = "L-BFGS did not converge"
         elif "Maximum iterations" in message:
-            message = "maximum iterations reached"
+            message = MAX_ITER
     return category, message
 
 
@@ -846,7 +882,8 @@ def _close(a, b, tol):
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
         return False
-    return bool(np.all((np.abs(a - b) <= tol * np.maximum(1.0, np.abs(b))) | (a == b)))
+    same = (np.abs(a - b) <= tol * np.maximum(1.0, np.abs(b))) | (a == b)
+    return bool(np.all(same | (np.isnan(a) & np.isnan(b))))
 
 
 def _predictions_agree(bp, mlp, tol):
@@ -880,12 +917,13 @@ def relative_weight_difference(bp, mlp):
     b = np.concatenate([c.ravel() for c in mlp["coefs"]])
     if a.shape != b.shape:
         return np.inf
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+    with np.errstate(all="ignore"):
+        return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
-def differences(case):
-    """``{(call, observable)}`` where skbp and MLP disagree."""
-    tol = tolerance(case.cfg)
+def differences(case, scale=1.0):
+    """``{(call, observable)}`` where skbp and MLP differ beyond ``scale`` x tol."""
+    tol = scale * tolerance(case.cfg)
     found = set()
     for i, (bp, mlp) in enumerate(zip(case.bp, case.mlp, strict=False)):
         if bp.error != mlp.error:
@@ -968,8 +1006,9 @@ def compare(cfg):
     """Run both sides; return the case, its differences, entries used, uncovered."""
     bp, mlp = make_estimators(cfg)
     case = Case(cfg, run(bp, cfg), run(mlp, cfg))
-    found = differences(case)
-    used, uncovered = explain(case, found)
+    with np.errstate(all="ignore"):  # comparing infinities and NaNs
+        found = differences(case)
+        used, uncovered = explain(case, found)
     return case, found, used, uncovered
 
 
@@ -1030,32 +1069,31 @@ def _write_report():
 # DOCUMENTED rows issue 17 asks for that README.md does not have yet: remove
 # a name here when its row is added (the strict xfail then says so).
 _README_ROWS_TO_ADD = {
-    "L-BFGS t_ counts samples seen; no best_loss_/validation_scores_ in MLP",
-    "epoch loss with sample_weight and several batches",
-    "multiclass early-stopping split is stratified",
-    "an all-zero-weight mini-batch is skipped",
-    "log-loss from the logits on saturated outputs",
-    "float32 with L-BFGS stays float32",
-    "MLPRegressor.partial_fit for L-BFGS",
+    '`solver="lbfgs"` `t_`, `best_loss_`, validation scores',
+    "epoch loss with `sample_weight` and several batches",
+    "multiclass early-stopping split",
+    "a mini-batch whose sample weights are all zero",
+    "log-loss on saturated outputs",
+    'float32 input with `solver="lbfgs"`',
+    '`partial_fit` with `solver="lbfgs"`',
 }
 
 
 @pytest.mark.parametrize(
-    "entry",
+    "row",
     [
         pytest.param(
-            e,
-            id=e.name,
+            row,
             marks=[pytest.mark.xfail(strict=True, reason="README row to add")]
-            if e.name in _README_ROWS_TO_ADD
+            if row in _README_ROWS_TO_ADD
             else [],
         )
-        for e in DOCUMENTED
+        for row in dict.fromkeys(e.doc for e in DOCUMENTED)
     ],
 )
-def test_documented_difference_has_its_readme_row(entry):
+def test_documented_difference_has_its_readme_row(row):
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert f"| {entry.doc} |" in readme
+    assert f"| {row} |" in readme
 
 
 def check(cfg):
