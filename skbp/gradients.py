@@ -122,6 +122,7 @@ def _perturbed_losses(net, X, T, sample_weight, alpha, h):
     A block's chunks are spread over as many threads as BLAS may use. Returns
     ``(loss, plus, minus)``, ``plus`` and ``minus`` laid out as ``net.params``.
     """
+    X = X if sp.issparse(X) else np.asarray(X)  # converted block by block
     n_rows = X.shape[0]
     if sample_weight is not None:  # copied only if not float64 already
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
