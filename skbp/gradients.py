@@ -43,7 +43,7 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     perturbed parameter, through the loss, plus the L2 term of the perturbed
     weights. Nothing about the network's structure is exploited: this costs
     ``2 * n_params`` forward passes per call, run in chunks of about
-    ``_NUMERICAL_CHUNK_BYTES`` per thread whatever the shapes (see
+    ``_NUMERICAL_CHUNK_BYTES`` per thread whatever the shapes and rows (see
     ``_perturbed_losses``).
     """
     params = network.params.astype(np.float64)  # always a copy: never perturbed
