@@ -146,10 +146,13 @@ def binary_configurations(draw):
         random_state=draw(st.integers(0, 2**16)),
     )
     if solver == "lbfgs":
-        # Its line search compares losses, which differ in the last digits
-        # (README: the log-loss from the logits); over longer runs a step can
-        # be taken on one side and not the other, and the paths part.
-        params["max_iter"] = min(params["max_iter"], 4)
+        # L-BFGS-B's line search turns last-digit differences of the loss
+        # and gradient (computed in another order) into another step: paths
+        # at 1e-14 after two iterations were seen 1.5e-3 apart after the
+        # third (random_state=603, data_seed=56135). Two iterations test the
+        # model; tests/test_differential.py checks longer runs against MLP
+        # re-run under rounding noise.
+        params["max_iter"] = min(params["max_iter"], 2)
     mode = "fit"
     if solver == "sgd":
         params["learning_rate"] = draw(st.sampled_from(["constant", "invscaling"]))
