@@ -124,7 +124,9 @@ $own_attributes\
         Training loss of each epoch, or of each L-BFGS iteration, over all
         calls.
     best_loss_ : float or None
-        Lowest training loss of the latest call (None with early stopping).
+        Lowest training loss so far: over the calls that continued training
+        (``warm_start``, ``partial_fit``) without early stopping, as
+        ``MLPClassifier``; None with early stopping.
     validation_scores_ : list of float or None
         Held-out score after each epoch with early stopping (the $score,
         the validation loss or the score ``scoring`` names), else None.

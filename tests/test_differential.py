@@ -1068,15 +1068,7 @@ def _write_report():
 
 # DOCUMENTED rows issue 17 asks for that README.md does not have yet: remove
 # a name here when its row is added (the strict xfail then says so).
-_README_ROWS_TO_ADD = {
-    '`solver="lbfgs"` `t_`, `best_loss_`, validation scores',
-    "epoch loss with `sample_weight` and several batches",
-    "multiclass early-stopping split",
-    "a mini-batch whose sample weights are all zero",
-    "log-loss on saturated outputs",
-    'float32 input with `solver="lbfgs"`',
-    '`partial_fit` with `solver="lbfgs"`',
-}
+_README_ROWS_TO_ADD = set()  # all of issue 17's rows are in README.md
 
 
 @pytest.mark.parametrize(
