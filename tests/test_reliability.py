@@ -20,9 +20,6 @@ from sklearn.model_selection import GridSearchCV
 
 import skbp.gradients
 
-# PLAIN_SGD's batches of 100 on smaller data: clipped as meant.
-pytestmark = pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning")
-
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 
 

@@ -33,9 +33,6 @@ from threadpoolctl import threadpool_limits
 from skbp.gradients import backprop_gradient, numerical_gradient
 from skbp.network import Network
 
-# PLAIN_SGD's batches of 100 on smaller data: clipped as meant.
-pytestmark = pytest.mark.filterwarnings("ignore:Got `batch_size`:UserWarning")
-
 # Never stop on the training loss: runs last exactly max_iter epochs.
 NO_STOP = dict(tol=0.0, n_iter_no_change=10**6)
 GRADIENTS = ("backprop", "numerical")
