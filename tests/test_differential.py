@@ -250,6 +250,13 @@ def _constant_target_r2_flips(case):
     return False
 
 
+def _two_classes(case):
+    """Whether the configuration is a binary problem (two labels in ``y``)."""
+    if case.cfg["kind"] not in ("binary", "multiclass"):
+        return False
+    return len(np.unique(make_data(case.cfg)[1])) == 2
+
+
 def _warm_without_early_stopping(case):
     return (
         case.cfg["mode"] == "warm"
@@ -501,7 +508,7 @@ ROUNDING = (
 PENDING = (
     Difference(
         "17.5 binary problems train a two-unit softmax",
-        lambda c: c.cfg["kind"] == "binary",
+        lambda c: _two_classes(c),
         # Other initial draws, so another random stream after them (the
         # early-stopping split) and another path: everything differs.
         ("exception", "shape") + TRAJECTORY,
@@ -591,6 +598,23 @@ PENDING = (
             and c.cfg["dtype"] == "float32"
             and _params(c)["early_stopping"]
             and _constant_target_r2_flips(c)
+        ),
+        TRAJECTORY,
+        "found by this suite",
+    ),
+    Difference(
+        "UNDOCUMENTED: float32 Adam where the loss explodes past 1e15",
+        # Not yet narrowed down: the loss curves agree, the weights do not;
+        # likely the squared gradients of Adam's second moment overflowing
+        # float32 (|g| > 1.8e19), which the two libraries handle differently.
+        lambda c: (
+            _params(c)["solver"] == "adam"
+            and c.cfg["dtype"] == "float32"
+            and any(
+                isinstance(s.values.get("loss_curve_"), list)
+                and max(s.values["loss_curve_"], default=0) > 1e15
+                for s in (*c.bp, *c.mlp)
+            )
         ),
         TRAJECTORY,
         "found by this suite",
