@@ -16,11 +16,14 @@ warnings and the exception raised.
 
 Values must agree within ``TOLERANCES`` (per solver and dtype); anything else
 that differs must be covered by an entry of ``DOCUMENTED`` (a difference kept
-on purpose, with the README row that documents it) or ``PENDING`` (a
-difference being fixed: issue 17's items, and the undocumented ones this
-suite found). Each entry's predicate says exactly when it applies; delete a
-``PENDING`` entry when its fix merges, and the suite then holds skbp to
-scikit-learn there.
+on purpose, with the README row that documents it), ``PENDING`` (a
+difference being fixed: issue 17's items, and those this suite found that
+nothing documents, named "UNDOCUMENTED: ...") or ``ROUNDING`` (where
+scikit-learn itself does not reproduce its result under a few ulps of
+rounding noise, so agreement within tolerance is not due). Each entry's
+predicate says exactly when it applies, some by re-running MLP as an oracle
+(with the exact log-loss, with rounding noise); delete a ``PENDING`` entry
+when its fix merges, and the suite then holds skbp to scikit-learn there.
 
 A failing example prints its configuration as one line, and the command that
 replays it::
@@ -34,8 +37,10 @@ fixed seed (``derandomize``) so that CI is reproducible;
 
 runs 5,000 examples or more (``DIFFERENTIAL_EXAMPLES`` per profile, below), and
 with ``SKBP_DIFFERENTIAL_REPORT=path.json`` set, writes the counts of cases
-by estimator, solver and mode (agree, documented, pending, undocumented) and
-the largest relative weight difference per solver and dtype on agreeing cases.
+by estimator, solver and mode (agree; documented, pending, undocumented or
+rounding: the most pending table entry the case needed), how often each entry
+was used, and the largest relative weight difference per solver and dtype on
+agreeing cases.
 """
 
 import json
@@ -61,8 +66,12 @@ from skbp import BPClassifier, BPRegressor
 
 # Relative tolerance on every float observable (weights, probabilities,
 # losses, scores), per solver and dtype: |skbp - mlp| <= tol * max(1, |mlp|)
-# elementwise. The largest differences measured on agreeing cases (long
-# profile) are in the module's report; these leave a margin of about 100x.
+# elementwise. Largest max|skbp - mlp| / max|mlp| of the weights measured
+# over 5,200 examples of the long profile, on calls whose weights agree
+# (classifier / regressor): float64 SGD 5.1e-16 / 1.1e-11, Adam 2.0e-11 /
+# 9.1e-14, L-BFGS 1.8e-7 / 2.4e-9; float32 SGD 1.0e-3 / 1.6e-3, Adam
+# 1.1e-3 / 3.5e-3, L-BFGS 8.6e-4 / 3.9e-4 (float32 differences grow with the
+# step size: rounding of large steps, as MLP's own under ulp noise).
 TOLERANCES = {
     ("sgd", "float64"): 1e-8,
     ("adam", "float64"): 1e-7,
@@ -72,9 +81,10 @@ TOLERANCES = {
     ("lbfgs", "float32"): 2e-3,
 }
 
-# Examples per test and profile: the two tests together run about a minute
-# by default, 5,000+ with the long profile.
-DIFFERENTIAL_EXAMPLES = {"default": 75, "long": 2600}
+# Examples per test and profile: the default's 400 take 30 s on the 2-core
+# test machine when idle (about two minutes under heavy load); the long
+# profile's 5,200 took 6.5 min (two processes, one per test, loaded machine).
+DIFFERENTIAL_EXAMPLES = {"default": 200, "long": 2600}
 
 OBSERVABLES = (
     "exception",
@@ -225,6 +235,31 @@ def _mlp_loss_overflowed_first(case):
             if not abs(a - b) <= tol * max(1.0, abs(b)):
                 return np.isfinite(a) and not np.isfinite(b)
     return False
+
+
+def _constant_target_r2_flips(case):
+    """Whether the first differing validation score is R² of a constant target.
+
+    R² of a constant ``y`` is 1.0 where the predictions match it exactly and
+    0.0 otherwise; skbp scores float32 fits in float32, where tiny errors
+    square to 0 (1.0), MLP in float64 (0.0).
+    """
+    tol = tolerance(case.cfg)
+    for bp, mlp in zip(case.bp, case.mlp, strict=False):
+        a, b = bp.values.get("validation_scores_"), mlp.values.get("validation_scores_")
+        if not isinstance(a, list) or not isinstance(b, list):
+            return False
+        for x, y in zip(a, b, strict=False):
+            if not abs(x - y) <= tol * max(1.0, abs(y)):
+                return {x, y} == {0.0, 1.0}
+    return False
+
+
+def _two_classes(case):
+    """Whether the configuration is a binary problem (two labels in ``y``)."""
+    if case.cfg["kind"] not in ("binary", "multiclass"):
+        return False
+    return len(np.unique(make_data(case.cfg)[1])) == 2
 
 
 def _warm_without_early_stopping(case):
@@ -478,7 +513,7 @@ ROUNDING = (
 PENDING = (
     Difference(
         "17.5 binary problems train a two-unit softmax",
-        lambda c: c.cfg["kind"] == "binary",
+        lambda c: _two_classes(c),
         # Other initial draws, so another random stream after them (the
         # early-stopping split) and another path: everything differs.
         ("exception", "shape") + TRAJECTORY,
@@ -557,6 +592,34 @@ PENDING = (
             c.cfg["kind"] == "poisson"
             and _mlp_loss_overflowed_first(c)
             and _loss_steers(c)
+        ),
+        TRAJECTORY,
+        "found by this suite",
+    ),
+    Difference(
+        "UNDOCUMENTED: float32 validation R² of a constant target in float32",
+        lambda c: (
+            not _is_classifier(c)
+            and c.cfg["dtype"] == "float32"
+            and _params(c)["early_stopping"]
+            and _constant_target_r2_flips(c)
+        ),
+        TRAJECTORY,
+        "found by this suite",
+    ),
+    Difference(
+        "UNDOCUMENTED: float32 Adam where the loss explodes past 1e15",
+        # Not yet narrowed down: the loss curves agree, the weights do not;
+        # likely the squared gradients of Adam's second moment overflowing
+        # float32 (|g| > 1.8e19), which the two libraries handle differently.
+        lambda c: (
+            _params(c)["solver"] == "adam"
+            and c.cfg["dtype"] == "float32"
+            and any(
+                isinstance(s.values.get("loss_curve_"), list)
+                and max(s.values["loss_curve_"], default=0) > 1e15
+                for s in (*c.bp, *c.mlp)
+            )
         ),
         TRAJECTORY,
         "found by this suite",
