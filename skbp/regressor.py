@@ -168,11 +168,22 @@ class BPRegressor(RegressorMixin, BaseBP):
         return T
 
     def _validation_score(self, logits, T, sample_weight):
-        """(Weighted) R² of the predictions, as MLPRegressor; NaN if they overflow."""
+        """(Weighted) R² of the predictions, as MLPRegressor; NaN if they overflow.
+
+        Computed in float64 whatever the training dtype, as MLPRegressor's
+        (its targets stay float64): in float32 the squared errors of a
+        near-constant target can round to 0 and score 1.0.
+        """
         predicted = OUTPUTS[self.out_activation_]()(logits)
         if not np.isfinite(predicted).all():
             return np.nan
-        return float(r2_score(T, predicted, sample_weight=sample_weight))
+        return float(
+            r2_score(
+                T.astype(np.float64),
+                predicted.astype(np.float64),
+                sample_weight=sample_weight,
+            )
+        )
 
     # --------------------------------------------------------- prediction ---
 

@@ -14,7 +14,7 @@ from _helpers import PLAIN_SGD
 from numpy.testing import assert_allclose
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import log_loss
+from sklearn.metrics import log_loss, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
@@ -362,3 +362,19 @@ def test_multioutput_regressor_validation_loss_is_mlpregressors_loss():
         residual = model.predict(X_DIAB[val]) - Y[val]
         expected = 0.5 * np.mean(residual**2) + l2(model, 0.1, len(val))
         assert_allclose(reg.validation_loss_curve_[k], expected, rtol=1e-12)
+
+
+def test_float32_validation_r2_is_computed_in_float64_as_mlpregressors():
+    """Squared errors that underflow float32 do not make a perfect score.
+
+    MLPRegressor scores float32 fits against its float64 targets; found by
+    tests/test_differential.py (a constant held-out target scored 1.0).
+    """
+    reg = BPRegressor(hidden_layer_sizes=(2,), max_iter=1).fit(
+        np.zeros((4, 1), np.float32), np.arange(4.0)
+    )
+    T = np.zeros((5, 1), np.float32)  # say counts, all 0 in the held-out rows
+    logits = np.full((5, 1), 1e-23, np.float32)  # squares underflow float32
+    assert r2_score(T, logits) == 1.0  # what float32 arithmetic would give
+    expected = r2_score(T.astype(np.float64), logits.astype(np.float64))
+    assert reg._validation_score(logits, T, None) == expected == 0.0
