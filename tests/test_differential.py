@@ -414,6 +414,22 @@ DOCUMENTED = (
         "L-BFGS with several squared-error outputs",
     ),
     Difference(
+        "Poisson loss from the raw output",
+        lambda c: c.cfg["kind"] == "poisson" and _mlp_loss_overflowed_first(c),
+        LOSS_VALUES,
+        "Poisson loss where `exp(z)` under- or overflows",
+    ),
+    Difference(
+        "Poisson loss from the raw output: where it steers",
+        lambda c: (
+            c.cfg["kind"] == "poisson"
+            and _mlp_loss_overflowed_first(c)
+            and _loss_steers(c)
+        ),
+        TRAJECTORY,
+        "Poisson loss where `exp(z)` under- or overflows",
+    ),
+    Difference(
         "MLPRegressor.partial_fit for L-BFGS",
         lambda c: (
             not _is_classifier(c) and not _stochastic(c) and c.cfg["mode"] == "partial"
@@ -492,22 +508,6 @@ ROUNDING = (
 )
 
 PENDING = (
-    Difference(
-        "UNDOCUMENTED: Poisson loss_ finite where MLP's overflows to NaN/inf",
-        lambda c: c.cfg["kind"] == "poisson" and _mlp_loss_overflowed_first(c),
-        LOSS_VALUES,
-        "found by this suite",
-    ),
-    Difference(
-        "UNDOCUMENTED: Poisson loss_ finite where MLP's overflows: where it steers",
-        lambda c: (
-            c.cfg["kind"] == "poisson"
-            and _mlp_loss_overflowed_first(c)
-            and _loss_steers(c)
-        ),
-        TRAJECTORY,
-        "found by this suite",
-    ),
     Difference(
         "UNDOCUMENTED: float32 Adam where the loss explodes past 1e15",
         # Not yet narrowed down: the loss curves agree, the weights do not;
