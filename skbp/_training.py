@@ -44,13 +44,15 @@ def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
     optimizer = _resume_optimizer(est, network.params, incremental)
     validation = None
     if est.early_stopping:
-        X, T, sample_weight, validation = _split_validation(
-            est, X, T, sample_weight, rng
-        )
-        est._best_params = None  # set by the first validated epoch
-        validation = _Validation(est, network, *validation)
+        X, T, sample_weight, held_out = _split_validation(est, X, T, sample_weight, rng)
     n_samples = X.shape[0]
+    # In MLPClassifier's order: the split, the batch-size warning, then what
+    # can fail on the held-out rows.
     batch_size = _checked_batch_size(est, n_samples)
+    if est.early_stopping:
+        _check_split_weights(sample_weight, held_out[2])
+        est._best_params = None  # set by the first validated epoch
+        validation = _Validation(est, network, *held_out)
     compute_gradient = GRADIENTS[est.gradient]
     sample_idx = np.arange(n_samples)
     gather = _RowGather(X, batch_size)
@@ -217,15 +219,21 @@ def _split_validation(est, X, T, sample_weight, rng):
     sw_val = sw_train = None
     if sample_weight is not None:
         sw_train, sw_val = sample_weight[train], sample_weight[val]
-        for name, weights in (("training", sw_train), ("validation", sw_val)):
-            if not weights.sum() > 0:
-                raise ValueError(
-                    f"Every row of the early-stopping {name} split has sample "
-                    "weight 0: nothing to train or score on. Give more rows a "
-                    "positive weight, change validation_fraction or "
-                    "random_state, or set early_stopping=False."
-                )
     return X[train], T[train], sw_train, (X[val], T[val], sw_val)
+
+
+def _check_split_weights(sw_train, sw_val):
+    """Raise if either early-stopping split has no positive sample weight."""
+    if sw_train is None:
+        return
+    for name, weights in (("training", sw_train), ("validation", sw_val)):
+        if not weights.sum() > 0:
+            raise ValueError(
+                f"Every row of the early-stopping {name} split has sample "
+                "weight 0: nothing to train or score on. Give more rows a "
+                "positive weight, change validation_fraction or "
+                "random_state, or set early_stopping=False."
+            )
 
 
 def _can_stratify(labels, validation_fraction):

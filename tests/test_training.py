@@ -1179,3 +1179,25 @@ def _expected_failed_checks(estimator):
 )
 def test_sklearn_checks_with_training_options(estimator, check):
     check(estimator)
+
+
+def test_batch_size_warning_comes_before_the_held_out_rows_errors_as_mlp():
+    """The clipping warning precedes an all-zero-weight split's error, as in MLP.
+
+    Found by tests/test_differential.py: MLPRegressor warns, then raises.
+    """
+    from sklearn.neural_network import MLPRegressor
+
+    from skbp import BPRegressor
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 3)), rng.standard_normal(20)
+    sample_weight = np.zeros(20)
+    sample_weight[:2] = 1.0  # none of it in the held-out rows below
+    params = dict(
+        solver="sgd", batch_size=19, early_stopping=True, random_state=20, max_iter=1
+    )
+    for estimator in (MLPRegressor, BPRegressor):
+        with pytest.warns(UserWarning, match="Got `batch_size`"):
+            with pytest.raises(ValueError):
+                estimator(**params).fit(X, y, sample_weight)
