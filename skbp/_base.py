@@ -36,10 +36,10 @@ from . import _callbacks, _training
 from ._version import __version__
 from .gradients import GRADIENTS
 from .network import ACTIVATIONS, Network
+from .optimizers import SOLVERS, stochastic_solvers
 
 # Rows per block in prediction: working memory stays bounded for any n_samples.
 _PREDICT_CHUNK_ROWS = 4096
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
 # Integer hyperparameters for which True/False are mistakes, not 1/0.
 _INTEGER_PARAMS = ("hidden_layer_sizes", "batch_size", "max_iter", "max_fun")
 # Callback state of a running fit (scikit-learn's, then skbp's): never pickled
@@ -91,10 +91,10 @@ def partial_fit_context(fit_method):
 
 
 def _check_solver(self):
-    if self.solver not in _STOCHASTIC_SOLVERS:
+    if self.solver not in stochastic_solvers():  # an invalid name too
         raise AttributeError(
-            "partial_fit is only available for stochastic solvers ('sgd', 'adam'); "
-            f"solver={self.solver!r} is not stochastic."
+            "partial_fit is only available for stochastic solvers "
+            f"{stochastic_solvers()}; solver={self.solver!r} is not stochastic."
         )
     return True
 
@@ -115,8 +115,8 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "solver": [StrOptions({"sgd", "adam", "lbfgs"})],
+        "activation": [StrOptions(ACTIVATIONS.keys())],
+        "solver": [StrOptions(SOLVERS.keys())],  # a live view: the registry
         "gradient": [StrOptions(set(GRADIENTS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
@@ -326,7 +326,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         # reported as a ValueError that says what to do, rather than as warnings.
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                if self.solver == "lbfgs":
+                if SOLVERS[self.solver].full_batch:
                     completed = _training.fit_lbfgs(self, network, X, T, sample_weight)
                 else:
                     completed = _training.fit_stochastic(
@@ -533,7 +533,9 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
     def _announce(self, network, n_samples):
         if self.verbose and self.gradient == "numerical":
             n_params = network.params.size
-            batch = n_samples if self.solver == "lbfgs" else self._batch_size(n_samples)
+            batch = n_samples
+            if not SOLVERS[self.solver].full_batch:
+                batch = self._batch_size(n_samples)
             print(
                 f"Numerical gradient: {2 * n_params} forward passes per step "
                 f"(2 x {n_params} parameters) on batches of {batch} samples."
