@@ -474,7 +474,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
 
     def _init_params(self, layer_units, dtype, rng):
         """Draw initial parameters, layer by layer (W then b) as MLPClassifier does."""
-        factor = 2.0 if self.activation == "logistic" else 6.0
+        factor = ACTIVATIONS[self.activation].init_gain
         chunks = []
         for fan_in, fan_out in pairwise(layer_units):
             if self.weight_init_std is None:

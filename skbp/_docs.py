@@ -10,6 +10,7 @@ as any docstring.
 import textwrap
 from string import Template
 
+from .network import ACTIVATIONS
 from .optimizers import SOLVERS, stochastic_solvers
 
 _PARAMETERS = Template("""\
@@ -17,9 +18,8 @@ _PARAMETERS = Template("""\
         Number of units of each hidden layer; ``(50,)`` with the logistic
         activation is the reference experiment's ``Affine -> Sigmoid ->
         Affine`` network.
-    activation : {"logistic", "tanh", "relu", "identity"}, default="logistic"
-        Hidden-layer activation (``"logistic"`` is the Sigmoid layer).
-$own_parameters\
+    activation : {$activation_names}, default="logistic"
+$activation_doc$own_parameters\
     solver : {$solver_names}, default="adam"
 $solver_doc    gradient : {"backprop", "numerical"}, default="backprop"
         How the gradient of the loss is computed, for every solver.
@@ -119,6 +119,15 @@ def _paragraph(text):
     return wrapped + "\n"
 
 
+def _activation_words():
+    """The words of ``_PARAMETERS`` that list activations, from ``ACTIVATIONS``."""
+    doc = "; ".join(f'``"{name}"``: {a.doc}' for name, a in ACTIVATIONS.items())
+    return dict(
+        activation_names=", ".join(f'"{name}"' for name in ACTIVATIONS),
+        activation_doc=_paragraph(f"Hidden-layer activation: {doc}."),
+    )
+
+
 def _solver_words():
     """The words of ``_PARAMETERS`` that list solvers, from ``SOLVERS``."""
     stochastic = stochastic_solvers()
@@ -212,7 +221,7 @@ def estimator_doc(
     """
     words = dict(peer=peer, score=score, split=split)
     parameters = _PARAMETERS.substitute(
-        own_parameters=own_parameters, **words, **_solver_words()
+        own_parameters=own_parameters, **words, **_activation_words(), **_solver_words()
     )
     attributes = _ATTRIBUTES.substitute(
         own_attributes=own_attributes,

@@ -8,9 +8,11 @@ layer's input. Calling a layer (``layer(x)``) computes the same output as
 predictions from several threads at once.
 
 No layer writes into its inputs, unless its caller asks for it by passing
-the input itself as ``out``: ``forward`` and ``backward`` take an optional
-``out`` array to write their result into, which the training loop uses to
-reuse one set of arrays per batch size.
+the input itself as ``out``, which a layer allows by ``in_place = True``
+(see ``Layer``): ``forward`` and ``backward`` take an optional ``out`` array
+to write their result into, which the training loop uses to reuse one set of
+arrays per batch size. Each layer lists its caches in ``cached`` and drops
+them with ``clear()``.
 """
 
 from contextlib import nullcontext
@@ -20,6 +22,7 @@ from scipy.special import expit, xlogy
 
 __all__ = [
     "Affine",
+    "Layer",
     "Identity",
     "IdentityWithLoss",
     "PoissonWithLoss",
@@ -31,7 +34,26 @@ __all__ = [
 ]
 
 
-class Affine:
+class Layer:
+    """What every layer declares to the network that runs it.
+
+    ``in_place``: whether ``forward(x, out=x)`` and ``layer(x, out=x)`` are
+    allowed, the layer reading ``x`` (for its cache too) before writing
+    ``out``; the network then gives an activation its input as output
+    instead of a new array. ``cached``: the attributes ``forward`` caches
+    for ``backward``, which ``clear()`` drops.
+    """
+
+    in_place = False
+    cached = ()
+
+    def clear(self):
+        """Drop what the last ``forward`` cached."""
+        for name in self.cached:
+            setattr(self, name, None)
+
+
+class Affine(Layer):
     """Fully connected layer ``Y = X @ W + b``.
 
     Parameters
@@ -70,6 +92,8 @@ class Affine:
            [101., 202., 303.],
            [101., 202., 303.]])
     """
+
+    cached = ("x",)
 
     def __init__(self, W, b, dW=None, db=None):
         self.W = W
@@ -122,7 +146,7 @@ def _assign(out, value):
     return out
 
 
-class Sigmoid:
+class Sigmoid(Layer):
     """Logistic activation ``y = 1 / (1 + exp(-x))``.
 
     Computed as written with numpy's ``exp``, in every dtype: numpy
@@ -148,6 +172,9 @@ class Sigmoid:
     >>> layer.backward(np.ones((1, 3)))
     array([[0.  , 0.25, 0.  ]])
     """
+
+    in_place = True
+    cached = ("out",)
 
     def __init__(self):
         self.out = None
@@ -175,7 +202,7 @@ class Sigmoid:
         return dx
 
 
-class Tanh:
+class Tanh(Layer):
     """Hyperbolic tangent activation ``y = tanh(x)``; ``dx = dout * (1 - y**2)``.
 
     Examples
@@ -188,6 +215,9 @@ class Tanh:
     >>> layer.backward(np.ones((1, 2)))
     array([[1., 0.]])
     """
+
+    in_place = True
+    cached = ("out",)
 
     def __init__(self):
         self.out = None
@@ -209,7 +239,7 @@ class Tanh:
         return dx
 
 
-class ReLU:
+class ReLU(Layer):
     """Rectified linear activation ``y = max(x, 0)``; ``dx = dout * (x > 0)``.
 
     Examples
@@ -222,6 +252,9 @@ class ReLU:
     >>> layer.backward(np.array([[5.0, 5.0]]))
     array([[0., 5.]])
     """
+
+    in_place = True
+    cached = ("mask",)
 
     def __init__(self):
         self.mask = None
@@ -240,7 +273,7 @@ class ReLU:
         return np.multiply(dout, self.mask, out=out)
 
 
-class Identity:
+class Identity(Layer):
     """Identity activation ``y = x``; ``dx = dout``.
 
     Examples
@@ -250,6 +283,8 @@ class Identity:
     >>> Identity().forward(np.array([[1.5]]))
     array([[1.5]])
     """
+
+    in_place = True
 
     def __call__(self, x, out=None):
         """Return ``x`` (copied into ``out`` if given)."""
@@ -360,7 +395,7 @@ def cross_entropy(log_y, t, sample_weight=None):
         return -(per_sample @ sample_weight) / sample_weight.sum()
 
 
-class SoftmaxWithLoss:
+class SoftmaxWithLoss(Layer):
     """Softmax output with mean cross-entropy loss.
 
     ``forward(x, t)`` returns ``E = -mean_i log softmax(x)_{i, t_i}``,
@@ -398,6 +433,8 @@ class SoftmaxWithLoss:
 
     # The loss is reported as trained on (see ``IdentityWithLoss``).
     reports_mean_over_outputs = False
+    in_place = True
+    cached = ("y", "t", "sample_weight", "_flat_t")
 
     def __init__(self):
         self.y = None
@@ -503,7 +540,7 @@ def _scaled_residual(y, t, sample_weight, dout, out):
     return dx
 
 
-class _OutputWithLoss:
+class _OutputWithLoss(Layer):
     """An elementwise output ``y = self(x)`` with a loss summed over outputs.
 
     Subclasses give ``__call__`` and ``_per_sample`` (the loss of each row,
@@ -514,6 +551,8 @@ class _OutputWithLoss:
     # Whether the reported loss (``loss_``, ``tol``) averages the data term
     # over outputs instead of summing it, as trained (see ``IdentityWithLoss``).
     reports_mean_over_outputs = False
+    in_place = True
+    cached = ("y", "t", "sample_weight")
 
     def __init__(self):
         self.y = None

@@ -1,5 +1,7 @@
 """A stack of layers whose parameters all live in one flat array."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
@@ -16,10 +18,47 @@ from .layers import (
     Tanh,
 )
 
+
+@dataclass(frozen=True)
+class Activation:
+    """An entry of ``ACTIVATIONS``: a hidden layer and what the package asks of it.
+
+    Attributes
+    ----------
+    layer : type
+        The layer class (a ``skbp.layers.Layer``), built with no arguments.
+    doc : str
+        Its formula, for the estimators' docstrings.
+    onnx_op : str or None
+        The ONNX operator computing it; None if it cannot be exported.
+    output_bound : callable
+        ``output_bound(b)`` bounds ``|output|`` for inputs with ``|x| <= b``
+        (the overflow check, ``Network.cannot_overflow``).
+    init_gain : float, default=6.0
+        ``k`` of the Glorot-uniform initialisation ``sqrt(k / (fan_in +
+        fan_out))``: 2 for logistic units, 6 otherwise, as scikit-learn's MLP.
+    """
+
+    layer: type
+    doc: str
+    onnx_op: str | None
+    output_bound: Callable[[float], float]
+    init_gain: float = 6.0
+
+
 # Hidden-layer activations by scikit-learn's name.
-ACTIVATIONS = {"logistic": Sigmoid, "tanh": Tanh, "relu": ReLU, "identity": Identity}
-# Largest |output| of the activations whose output is bounded whatever the input.
-_BOUNDED_ACTIVATIONS = {"logistic": 1.0, "tanh": 1.0}
+ACTIVATIONS = {
+    "logistic": Activation(
+        Sigmoid,
+        "the Sigmoid layer ``1 / (1 + exp(-x))``",
+        "Sigmoid",
+        lambda b: 1.0,
+        2.0,
+    ),
+    "tanh": Activation(Tanh, "``tanh(x)``", "Tanh", lambda b: min(b, 1.0)),
+    "relu": Activation(ReLU, "``max(x, 0)``", "Relu", lambda b: b),
+    "identity": Activation(Identity, "``x``", "Identity", lambda b: b),
+}
 
 # Output layers (each owns its loss) by their ``out_activation_`` name, as in
 # scikit-learn's MLPs: "exp" is the Poisson loss's log link.
@@ -83,7 +122,7 @@ class Network:
         ]
         self.layers = []
         for affine in self.affines[:-1]:
-            self.layers += [affine, ACTIVATIONS[activation]()]
+            self.layers += [affine, ACTIVATIONS[activation].layer()]
         self.layers.append(self.affines[-1])
         self._upper_layers_reversed = self.layers[:0:-1]  # backward's order
         self.loss_layer = OUTPUTS[output]()
@@ -185,7 +224,9 @@ class Network:
         x = X
         for layer, out in zip(self.layers, forward_out, strict=True):
             x = layer.forward(x, out if out is not None else x)
-        loss = self.loss_layer.forward(x, T, sample_weight, x)
+        loss = self.loss_layer.forward(
+            x, T, sample_weight, x if self.loss_layer.in_place else None
+        )
         self._l2 = self.penalty_scale(X.shape[0], sample_weight, alpha) if alpha else 0
         if self._l2:
             loss += self._l2 * sum(self.squared_weights())
@@ -209,7 +250,7 @@ class Network:
     def _scratch(self, n_samples):
         """Output arrays of each layer's forward and backward for a batch size.
 
-        Forward: one per Affine, None for the activations (they work in place);
+        Forward: one per layer, None for those working in place (``in_place``);
         backward: the gradient each layer above the first returns, ordered as
         the layers, then the loss layer's. Kept for the last two batch sizes
         (an epoch has at most two).
@@ -224,7 +265,7 @@ class Network:
                 for k in range(len(self.layers))
             ]
             forward_out = [
-                np.empty(shape, self.dtype) if isinstance(layer, Affine) else None
+                None if layer.in_place else np.empty(shape, self.dtype)
                 for layer, shape in zip(self.layers, shapes, strict=True)
             ]
             backward_out = [np.empty(shape, self.dtype) for shape in shapes]
@@ -238,9 +279,9 @@ class Network:
     def cannot_overflow(self, x_bound):
         """Whether no layer's output can overflow for any input with ``|x| <= x_bound``.
 
-        Layer by layer, ``|x @ W + b| <= x_bound * max_j sum_i |W_ij| + max|b|``;
-        a logistic or tanh unit's output is at most 1, a relu or identity
-        unit's at most its input. Rounding can make a computed sum exceed its
+        Layer by layer, ``|x @ W + b| <= x_bound * max_j sum_i |W_ij| + max|b|``,
+        and each activation bounds its output given that bound
+        (``Activation.output_bound``). Rounding can make a computed sum exceed its
         exact bound by a factor of at most ``1 + n * eps`` (``n`` terms), so
         the bound is compared with the float range divided by that factor
         and by 2. A few passes over the weights, none over the data.
@@ -250,11 +291,11 @@ class Network:
         if not fan_in * finfo.eps < 1:
             return False
         limit = float(finfo.max) / (2 * (1 + fan_in * float(finfo.eps)))
-        cap = _BOUNDED_ACTIVATIONS.get(self.activation, np.inf)
+        activation_bound = ACTIVATIONS[self.activation].output_bound
         bound = float(x_bound)
         for k, affine in enumerate(self.affines):
             if k:
-                bound = min(bound, cap)
+                bound = activation_bound(bound)
             column_sums = np.abs(affine.W).sum(axis=0, dtype=np.float64)
             bound = bound * float(column_sums.max()) + float(np.abs(affine.b).max())
             if not bound <= limit:  # also False for NaN
@@ -262,20 +303,18 @@ class Network:
         return True
 
     def clear_cache(self):
-        """Drop the activations cached by the last training pass."""
+        """Drop what the last training pass cached (each layer's ``clear()``)."""
         for layer in [*self.layers, self.loss_layer]:
-            for name in ("x", "out", "mask", "y", "t", "sample_weight", "_flat_t"):
-                if hasattr(layer, name):
-                    setattr(layer, name, None)
+            layer.clear()
         self._scratch_by_size.clear()
 
 
 def apply_layers(layers, x):
-    """Run ``layers`` on ``x`` without caching; activations work in place.
+    """Run ``layers`` on ``x`` without caching; ``in_place`` layers work in place.
 
-    Each activation overwrites the Affine output it receives, which is
-    scratch, so ``layers`` must start with an Affine (``x`` is never written).
+    Such a layer overwrites the output of the layer below, which is scratch,
+    so ``layers`` must start with one that is not (``x`` is never written).
     """
     for layer in layers:
-        x = layer(x) if isinstance(layer, Affine) else layer(x, out=x)
+        x = layer(x, out=x) if layer.in_place else layer(x)
     return x

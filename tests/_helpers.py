@@ -63,3 +63,30 @@ def sgd_classifier(hidden_layer_sizes=(50,), activation="logistic", **params):
     from skbp import BPClassifier
 
     return BPClassifier(hidden_layer_sizes, activation, **{**PLAIN_SGD, **params})
+
+
+def registered_activations(*, mlp=False, smooth=False):
+    """Names in ``skbp.network.ACTIVATIONS``: those MLP has too, or the smooth ones.
+
+    ``mlp=True`` keeps those ``MLPClassifier`` has (for tests that use it as
+    the oracle); ``smooth=True`` leaves out those with a kink (relu), where a
+    central difference straddling it is not the derivative.
+    """
+    from sklearn.neural_network._base import ACTIVATIONS as MLP_ACTIVATIONS
+
+    from skbp.network import ACTIVATIONS
+
+    names = list(ACTIVATIONS)
+    if mlp:
+        names = [name for name in names if name in MLP_ACTIVATIONS]
+    if smooth:
+        names = [name for name in names if name != "relu"]
+    return names
+
+
+def registered_solvers(*, mlp=False):
+    """Names in ``skbp.optimizers.SOLVERS`` (``mlp=True``: those MLP has too)."""
+    from skbp.optimizers import SOLVERS
+
+    mlp_solvers = ("sgd", "adam", "lbfgs")  # MLPClassifier's `solver` options
+    return [name for name in SOLVERS if not mlp or name in mlp_solvers]

@@ -32,7 +32,8 @@ from sklearn.preprocessing import StandardScaler
 
 import skbp
 from skbp import BPClassifier
-from skbp.network import Network
+from skbp.network import ACTIVATIONS as ACTIVATION_REGISTRY
+from skbp.network import Activation, Network
 
 skl2onnx = pytest.importorskip("skl2onnx")
 rt = pytest.importorskip("onnxruntime")
@@ -42,7 +43,8 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore::sklearn.exceptions.ConvergenceWarning"  # short fits on purpose
 )
 
-ACTIVATIONS = ["logistic", "tanh", "relu", "identity"]
+# The registered activations that have an ONNX operator (the others raise).
+ACTIVATIONS = [name for name, a in ACTIVATION_REGISTRY.items() if a.onnx_op]
 ATOL = 1e-5  # float32 precision of probabilities in [0, 1]
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -261,6 +263,19 @@ def test_unfitted_model_raises_not_fitted_error(estimator):
         skl2onnx.to_onnx(estimator(), np.zeros((1, 3), np.float32))
 
 
+def test_an_activation_without_onnx_operator_cannot_be_exported(monkeypatch):
+    """Every registered activation without an operator, and a stand-in, raise."""
+    X, y = dataset("iris")
+    tanh = ACTIVATION_REGISTRY["tanh"]
+    stand_in = Activation(tanh.layer, tanh.doc, None, tanh.output_bound)
+    monkeypatch.setitem(ACTIVATION_REGISTRY, "no_onnx", stand_in)
+    for name, entry in ACTIVATION_REGISTRY.items():
+        if entry.onnx_op is None:
+            clf = fit_classifier(X, y, name, max_iter=2)
+            with pytest.raises(ValueError, match=f"activation='{name}' cannot be"):
+                session(clf, X.astype(np.float32))
+
+
 def test_float32_graph_refuses_weights_beyond_float32():
     """No silent inf weights (nor numpy's cast warning): a float64 sample works."""
     X, y = dataset("iris")
@@ -293,7 +308,8 @@ def test_float32_graph_is_finite_within_its_input_bound(activation):
     assert np.abs(extreme).max() <= bound
     labels, proba = run(clf, extreme, {"zipmap": False})
     assert np.isfinite(proba).all()
-    if activation in ("relu", "identity"):  # unbounded: the bound is a real limit
+    if ACTIVATION_REGISTRY[activation].output_bound(np.inf) == np.inf:
+        # An unbounded activation: the bound is a real limit.
         far = np.float32(np.finfo(np.float32).max) * directions[:4].astype(np.float32)
         _, proba = run(clf, far, {"zipmap": False})
         assert not np.isfinite(proba).all()
