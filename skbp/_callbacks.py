@@ -204,9 +204,7 @@ def fitted_attributes(est, network, params=None, copy=True):
     }
     params = network.params if params is None else params
     params = np.array(params, dtype=network.dtype, copy=copy or None)
-    attributes["_network"] = Network(
-        network.layer_units, params, network.activation, network.output
-    )
+    attributes["_network"] = Network.from_spec(network.spec, params)
     return attributes
 
 

@@ -119,6 +119,15 @@ def _paragraph(text):
     return wrapped + "\n"
 
 
+def choice_doc(parameter, docs, default):
+    """A numpydoc entry for a string ``parameter`` whose values ``docs`` describes."""
+    names = ", ".join(f'"{name}"' for name in docs)
+    body = "; ".join(f'``"{name}"``: {doc}' for name, doc in docs.items())
+    return f'    {parameter} : {{{names}}}, default="{default}"\n' + _paragraph(
+        body + "."
+    )
+
+
 def _activation_words():
     """The words of ``_PARAMETERS`` that list activations, from ``ACTIVATIONS``."""
     doc = "; ".join(f'``"{name}"``: {a.doc}' for name, a in ACTIVATIONS.items())

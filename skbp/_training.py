@@ -326,7 +326,7 @@ class _Validation:
         elif est.scoring is None:
             score = est._validation_score(logits, self.T, self.sample_weight)
         # A fresh output layer: the training network's caches stay as they are.
-        data_loss = type(network.loss_layer)().forward(
+        data_loss = network.new_loss_layer().forward(
             logits, self.T, self.sample_weight, out=logits
         )
         penalty = 0.0

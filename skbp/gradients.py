@@ -45,7 +45,7 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     exploited: this costs ``2 * n_params`` forward passes per call.
     """
     params = network.params.astype(np.float64)  # always a copy: never perturbed
-    net = Network(network.layer_units, params, network.activation, network.output)
+    net = Network.from_spec(network.spec, params)
     X = X.astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
     T = np.asarray(T)
     if T.ndim == 1:  # class indices

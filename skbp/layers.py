@@ -382,19 +382,6 @@ def log_softmax(x):
     return shifted
 
 
-def cross_entropy(log_y, t, sample_weight=None):
-    """Mean (or ``sample_weight``-weighted mean) cross-entropy of ``t`` under ``log_y``.
-
-    Works on stacks: ``log_y`` of shape (..., n_samples, n_classes) gives
-    one loss per leading index.
-    """
-    with np.errstate(over="ignore"):
-        per_sample = np.einsum("...ij,...ij->...i", log_y, t)
-        if sample_weight is None:
-            return -per_sample.mean(axis=-1)
-        return -(per_sample @ sample_weight) / sample_weight.sum()
-
-
 class SoftmaxWithLoss(Layer):
     """Softmax output with mean cross-entropy loss.
 
@@ -477,11 +464,8 @@ class SoftmaxWithLoss(Layer):
 
     def backward(self, dout=1.0, out=None):
         """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
-        if self.sample_weight is None:
-            scale = row_scale = dout / self.t.shape[0]
-        else:
-            scale = (dout / self.sample_weight.sum()) * self.sample_weight
-            row_scale = scale[:, None]
+        scale = _row_weights(self.y.shape[0], self.sample_weight, dout)
+        row_scale = scale if np.ndim(scale) == 0 else scale[:, None]
         if self.t.ndim == 1:
             # (y - t) * scale, with t one-hot: scale y, then subtract at t.
             dx = np.multiply(self.y, row_scale, out=out)
@@ -530,22 +514,33 @@ def _weighted_mean(per_sample, sample_weight):
     return sample_weight @ per_sample / sample_weight.sum()
 
 
-def _scaled_residual(y, t, sample_weight, dout, out):
-    """``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``), into ``out``."""
-    dx = np.subtract(y, t, out=out)
+def _row_weights(n_samples, sample_weight, dout):
+    """Each row's factor in the gradient of the (weighted) mean loss, times ``dout``.
+
+    ``dout / n_samples``, or ``dout * w / sum(w)`` (one value per row).
+    """
     if sample_weight is None:
-        dx *= dout / t.shape[0]
-    else:
-        dx *= ((dout / sample_weight.sum()) * sample_weight)[:, None]
-    return dx
+        return dout / n_samples
+    return (dout / sample_weight.sum()) * sample_weight
+
+
+# What to do about targets too large for a loss.
+SCALE_Y = (
+    "Scale y, for example with TransformedTargetRegressor(regressor=..., "
+    "transformer=StandardScaler())"
+)
 
 
 class _OutputWithLoss(Layer):
     """An elementwise output ``y = self(x)`` with a loss summed over outputs.
 
-    Subclasses give ``__call__`` and ``_per_sample`` (the loss of each row,
-    summed over the last axis); the loss is its (weighted) mean over rows,
-    and ``(y - t) / batch_size`` its gradient, as for their canonical link.
+    Subclasses give ``__call__`` (the prediction link), ``_per_sample`` (the
+    loss of each row, summed over the last axis) and ``_derivative`` (its
+    derivative with respect to ``x``, row by row); the loss is the
+    (weighted) mean of ``_per_sample`` over rows, and its gradient
+    ``_derivative`` scaled by each row's weight in that mean. Constructor
+    arguments, if any, are the loss's parameters (``OUTPUTS`` says which
+    estimator hyperparameters give them).
     """
 
     # Whether the reported loss (``loss_``, ``tol``) averages the data term
@@ -569,8 +564,15 @@ class _OutputWithLoss(Layer):
         return self.loss
 
     def backward(self, dout=1.0, out=None):
-        """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
-        return _scaled_residual(self.y, self.t, self.sample_weight, dout, out)
+        """Return ``dout`` times the gradient of the (weighted) mean loss."""
+        dx = self._derivative(out)
+        scale = _row_weights(dx.shape[0], self.sample_weight, dout)
+        dx *= scale if np.ndim(scale) == 0 else scale[:, None]
+        return dx
+
+    @classmethod
+    def check_targets(cls, T):
+        """Raise a ValueError if this loss cannot be trained on the targets ``T``."""
 
     def stacked_loss(self, z, T, sample_weight=None):
         """Loss of each stacked copy of the raw outputs, as ``forward`` computes it.
@@ -623,6 +625,10 @@ class SigmoidWithLoss(_OutputWithLoss):
         """Return the label probabilities ``sigmoid(x)`` without caching anything."""
         return self._sigmoid(x, out)
 
+    def _derivative(self, out=None):
+        """``y - t``: the canonical link's derivative of each row's loss."""
+        return np.subtract(self.y, self.t, out=out)
+
     @staticmethod
     def _per_sample(x, t):
         """``sum_j log(1 + exp(x_j)) - t_j x_j`` over the last axis."""
@@ -673,6 +679,27 @@ class IdentityWithLoss(_OutputWithLoss):
         """Return the predictions: ``x`` itself (copied into ``out`` if given)."""
         return _assign(out, x)
 
+    @classmethod
+    def check_targets(cls, T):
+        """Raise if a squared error of ``T``'s size and magnitude may overflow.
+
+        Beyond ``|t| = sqrt(largest float / (4 * T.size))``, the squared
+        error of a prediction off by ``|t|`` may.
+        """
+        finfo = np.finfo(T.dtype)
+        largest = float(np.abs(T).max()) if T.size else 0.0
+        limit = float(np.sqrt(float(finfo.max) / (4 * max(T.size, 1))))
+        if largest >= limit:
+            raise ValueError(
+                f"y is too large for the squared error in {finfo.dtype}: the "
+                f"largest |y| is {largest:.3g}, and the squared errors of {T.size} "
+                f"targets may overflow beyond |y| = {limit:.3g}. {SCALE_Y}."
+            )
+
+    def _derivative(self, out=None):
+        """``y - t``: the canonical link's derivative of each row's loss."""
+        return np.subtract(self.y, self.t, out=out)
+
     @staticmethod
     def _per_sample(x, t):
         """``sum_j (x_j - t_j)**2 / 2`` over the last axis."""
@@ -720,6 +747,20 @@ class PoissonWithLoss(_OutputWithLoss):
         """Return the predictions ``exp(x)`` (into ``out`` if given), uncached."""
         with np.errstate(over="ignore"):
             return np.exp(x, out=out)
+
+    @classmethod
+    def check_targets(cls, T):
+        """Raise unless every target is non-negative."""
+        if (T < 0).any():
+            raise ValueError(
+                "loss='poisson' needs non-negative targets (counts or rates), but y "
+                f"has negative values (the smallest is {T.min()!r}). Use "
+                "loss='squared_error', or shift y."
+            )
+
+    def _derivative(self, out=None):
+        """``y - t``: the canonical link's derivative of each row's loss."""
+        return np.subtract(self.y, self.t, out=out)
 
     @staticmethod
     def _per_sample(x, t):

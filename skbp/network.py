@@ -1,7 +1,7 @@
 """A stack of layers whose parameters all live in one flat array."""
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Set
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
@@ -60,14 +60,151 @@ ACTIVATIONS = {
     "identity": Activation(Identity, "``x``", "Identity", lambda b: b),
 }
 
-# Output layers (each owns its loss) by their ``out_activation_`` name, as in
-# scikit-learn's MLPs: "exp" is the Poisson loss's log link.
+
+@dataclass(frozen=True)
+class Output:
+    """An entry of ``OUTPUTS``: an output layer with its loss, keyed by the loss.
+
+    Attributes
+    ----------
+    layer : type
+        The output layer class: its prediction link (``__call__``), its
+        per-sample loss and gradient, and ``check_targets``.
+    estimator : {"classifier", "regressor"}
+        Which estimator trains it (a regressor's ``loss`` names it).
+    out_activation : str
+        The ``out_activation_`` a model with this output reports (MLP's name).
+    onnx_op : str or None
+        The ONNX operator of its prediction link; None if it cannot be exported.
+    doc : str
+        What it is, for the estimators' docstrings.
+    parameters : dict, default={}
+        ``{estimator hyperparameter: layer constructor keyword}``: the loss's
+        own parameters, fixed when the model is first fitted.
+    """
+
+    layer: type
+    estimator: str
+    out_activation: str
+    onnx_op: str | None
+    doc: str
+    parameters: dict = field(default_factory=dict)
+
+
 OUTPUTS = {
-    "softmax": SoftmaxWithLoss,
-    "logistic": SigmoidWithLoss,
-    "identity": IdentityWithLoss,
-    "exp": PoissonWithLoss,
+    "softmax": Output(
+        SoftmaxWithLoss,
+        "classifier",
+        "softmax",
+        "Softmax",
+        "softmax output, cross-entropy loss (three classes or more)",
+    ),
+    "logistic": Output(
+        SigmoidWithLoss,
+        "classifier",
+        "logistic",
+        "Sigmoid",
+        "one logistic unit per label, binary cross-entropy (binary, multilabel)",
+    ),
+    "squared_error": Output(
+        IdentityWithLoss,
+        "regressor",
+        "identity",
+        "Identity",
+        "identity output, trained on half the squared error averaged over "
+        "samples and summed over outputs (its gradient), and reported averaged "
+        "over outputs, as ``MLPRegressor`` does",
+    ),
+    "poisson": Output(
+        PoissonWithLoss,
+        "regressor",
+        "exp",
+        "Exp",
+        "output ``exp(z)`` (the log link) and half the Poisson deviance summed "
+        "over outputs, for non-negative ``y`` such as counts",
+    ),
 }
+
+
+def losses(estimator):
+    """The keys of ``OUTPUTS`` that ``estimator`` ("classifier", "regressor") trains."""
+    return list(LossNames(estimator))
+
+
+class LossNames(Set):
+    """``losses(estimator)`` as a live set: entries registered later count too.
+
+    scikit-learn's ``StrOptions`` keeps the set it is given; given this one,
+    validation follows ``OUTPUTS`` as it is when ``fit`` runs.
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def __contains__(self, name):
+        entry = OUTPUTS.get(name)
+        return entry is not None and entry.estimator == self.estimator
+
+    def __iter__(self):
+        return (name for name in OUTPUTS if name in self)
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
+# The output names of models saved before OUTPUTS was keyed by the loss.
+_LEGACY_OUTPUTS = {"identity": "squared_error", "exp": "poisson"}
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Everything but the parameters that rebuilds a ``Network``.
+
+    Attributes
+    ----------
+    layer_units : tuple of int
+        ``(n_features, *hidden_layer_sizes, n_outputs)``.
+    activation : str
+        Key of ``ACTIVATIONS``.
+    output : str
+        Key of ``OUTPUTS``.
+    output_params : tuple of (str, object)
+        The output layer's constructor arguments.
+    """
+
+    layer_units: tuple
+    activation: str = "logistic"
+    output: str = "softmax"
+    output_params: tuple = ()
+
+    def to_state(self):
+        """The spec as plain values (pickles, skops files)."""
+        return {
+            "layer_units": list(self.layer_units),
+            "activation": self.activation,
+            "output": self.output,
+            "output_params": dict(self.output_params),
+        }
+
+    @classmethod
+    def from_state(cls, state):
+        """The spec ``to_state`` gave, or a legacy ``(units, activation, output)``."""
+        if not isinstance(state, dict):  # saved by skbp before the spec existed
+            units, activation, output = state
+            state = {"layer_units": units, "activation": activation, "output": output}
+        output = _LEGACY_OUTPUTS.get(state["output"], state["output"])
+        if output not in OUTPUTS or state["activation"] not in ACTIVATIONS:
+            raise ValueError(
+                f"This model's network (activation={state['activation']!r}, output="
+                f"{state['output']!r}) uses a layer this skbp does not have; load "
+                "it with the skbp version that saved it."
+            )
+        return cls(
+            tuple(int(n) for n in state["layer_units"]),
+            state["activation"],
+            output,
+            tuple(sorted(state.get("output_params", {}).items())),
+        )
 
 
 class Network:
@@ -91,6 +228,8 @@ class Network:
         Output layer with its loss, a key of ``OUTPUTS``.
     dtype : dtype, default=np.float64
         Dtype of a newly allocated ``params``.
+    output_params : dict, optional
+        Constructor arguments of the output layer (the loss's parameters).
     """
 
     def __init__(
@@ -100,10 +239,12 @@ class Network:
         activation="logistic",
         output="softmax",
         dtype=np.float64,
+        output_params=None,
     ):
         self.layer_units = [int(n) for n in layer_units]
         self.activation = activation
         self.output = output
+        self.output_params = dict(output_params or {})
         self.shapes = list(pairwise(self.layer_units))
         n_params = sum(n_in * n_out + n_out for n_in, n_out in self.shapes)
         if params is None:
@@ -125,8 +266,33 @@ class Network:
             self.layers += [affine, ACTIVATIONS[activation].layer()]
         self.layers.append(self.affines[-1])
         self._upper_layers_reversed = self.layers[:0:-1]  # backward's order
-        self.loss_layer = OUTPUTS[output]()
+        self.loss_layer = self.new_loss_layer()
         self._scratch_by_size = {}
+
+    @classmethod
+    def from_spec(cls, spec, params):
+        """The network ``spec`` describes, wrapping the flat vector ``params``."""
+        return cls(
+            spec.layer_units,
+            params,
+            spec.activation,
+            spec.output,
+            output_params=dict(spec.output_params),
+        )
+
+    @property
+    def spec(self):
+        """The ``NetworkSpec`` that rebuilds this network (with ``from_spec``)."""
+        return NetworkSpec(
+            tuple(self.layer_units),
+            self.activation,
+            self.output,
+            tuple(sorted(self.output_params.items())),
+        )
+
+    def new_loss_layer(self):
+        """A fresh output layer of this network's kind (its own caches)."""
+        return OUTPUTS[self.output].layer(**self.output_params)
 
     @property
     def grads(self):

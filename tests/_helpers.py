@@ -90,3 +90,29 @@ def registered_solvers(*, mlp=False):
 
     mlp_solvers = ("sgd", "adam", "lbfgs")  # MLPClassifier's `solver` options
     return [name for name in SOLVERS if not mlp or name in mlp_solvers]
+
+
+def output_targets(name, rng, n_samples, n_outputs):
+    """Float targets the output layer ``OUTPUTS[name]`` trains on.
+
+    One-hot rows for the softmax, 0/1 labels for the other classifier
+    outputs, non-negative values (which every regression loss accepts) for
+    the regressor's.
+    """
+    from skbp.layers import SoftmaxWithLoss
+    from skbp.network import OUTPUTS
+
+    entry = OUTPUTS[name]
+    if entry.layer is SoftmaxWithLoss or issubclass(entry.layer, SoftmaxWithLoss):
+        return np.eye(n_outputs)[rng.integers(0, n_outputs, n_samples)]
+    if entry.estimator == "classifier":
+        return rng.integers(0, 2, (n_samples, n_outputs)).astype(np.float64)
+    return rng.uniform(0.0, 2.0, (n_samples, n_outputs))
+
+
+def mlp_loss_name(name):
+    """The name in MLP's ``LOSS_FUNCTIONS`` of ``OUTPUTS[name]``'s loss, or None."""
+    from sklearn.neural_network._base import LOSS_FUNCTIONS
+
+    mlp = {"softmax": "log_loss", "logistic": "binary_log_loss"}.get(name, name)
+    return mlp if mlp in LOSS_FUNCTIONS else None

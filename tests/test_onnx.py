@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import mlp_loss_name
 from sklearn.datasets import (
     load_breast_cancer,
     load_digits,
@@ -33,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 import skbp
 from skbp import BPClassifier
 from skbp.network import ACTIVATIONS as ACTIVATION_REGISTRY
-from skbp.network import Activation, Network
+from skbp.network import OUTPUTS, Activation, Network, losses
 
 skl2onnx = pytest.importorskip("skl2onnx")
 rt = pytest.importorskip("onnxruntime")
@@ -45,6 +46,8 @@ pytestmark = pytest.mark.filterwarnings(
 
 # The registered activations that have an ONNX operator (the others raise).
 ACTIVATIONS = [name for name, a in ACTIVATION_REGISTRY.items() if a.onnx_op]
+# The registered regression losses that have an ONNX operator.
+REGRESSION_LOSSES = [n for n in losses("regressor") if OUTPUTS[n].onnx_op]
 ATOL = 1e-5  # float32 precision of probabilities in [0, 1]
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -323,7 +326,8 @@ def _mlp_network(mlp):
     layers = zip(mlp.coefs_, mlp.intercepts_, strict=True)
     params = np.concatenate([a.ravel() for W, b in layers for a in (W, b)])
     units = [W.shape[0] for W in mlp.coefs_] + [mlp.coefs_[-1].shape[1]]
-    return Network(units, params, mlp.activation, mlp.out_activation_)
+    output = mlp.loss if isinstance(mlp, MLPRegressor) else mlp.out_activation_
+    return Network(units, params, mlp.activation, output)
 
 
 class _MLPClassifierStandIn(MLPClassifier):
@@ -400,7 +404,9 @@ def regression_data(n_targets, loss):
         200, n_features=6, n_targets=n_targets, noise=1.0, random_state=0
     )
     y = y / np.abs(y).max()
-    if loss == "poisson":
+    try:
+        OUTPUTS[loss].layer.check_targets(y)
+    except ValueError:  # a loss for non-negative targets (counts)
         y = np.exp(y)
     return float32_exact(X), y
 
@@ -412,7 +418,7 @@ def check_regressor(reg, X, n_targets):
     np.testing.assert_allclose(prediction, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("loss", [n for n in REGRESSION_LOSSES if mlp_loss_name(n)])
 @pytest.mark.parametrize("n_targets", [1, 3])
 def test_regressor_graph_on_mlp(n_targets, loss):
     register_stand_ins()
@@ -429,7 +435,7 @@ def test_regressor_graph_on_mlp(n_targets, loss):
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("loss", REGRESSION_LOSSES)
 @pytest.mark.parametrize("n_targets", [1, 3])
 def test_regressor(n_targets, loss, activation):
     if not hasattr(skbp, "BPRegressor"):

@@ -17,7 +17,7 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import numerical_grad
+from _helpers import mlp_loss_name
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -33,7 +33,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skbp import BPRegressor, gradient_check
 from skbp.layers import IdentityWithLoss, PoissonWithLoss
-from skbp.network import OUTPUTS
+from skbp.network import OUTPUTS, losses
 
 X, Y3 = make_regression(120, 5, n_targets=3, noise=1.0, random_state=0)
 Y3 = Y3 / np.abs(Y3).max()  # targets of order 1, as a scaled problem has
@@ -47,8 +47,18 @@ COMMON = dict(
 )
 
 
+# The registered regression losses, and those MLPRegressor has too (its oracles).
+LOSSES = losses("regressor")
+MLP_LOSSES = [loss for loss in LOSSES if mlp_loss_name(loss)]
+
+
 def targets(loss, n_targets):
-    y = np.exp(Y3) if loss == "poisson" else Y3
+    """``Y3``, or ``exp(Y3)`` for a loss that needs non-negative targets."""
+    try:
+        OUTPUTS[loss].layer.check_targets(Y3)
+        y = Y3
+    except ValueError:
+        y = np.exp(Y3)
     return y[:, 0] if n_targets == 1 else y
 
 
@@ -64,21 +74,8 @@ def fit_quietly(reg, *args, **kwargs):
 
 # ------------------------------------------------------------ output layers ---
 
-LAYERS = [IdentityWithLoss, PoissonWithLoss]
-
-
-@pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("layer_class", LAYERS)
-def test_backward_is_the_gradient_of_forward(layer_class, weighted):
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(6, 3))
-    t = rng.uniform(0, 2, size=(6, 3))
-    sw = rng.uniform(0.1, 2.0, 6) if weighted else None
-    layer = layer_class()
-    expected = numerical_grad(lambda: layer_class().forward(x, t, sw), x)
-    layer.forward(x.copy(), t, sw)
-    assert_allclose(layer.backward(), expected, rtol=1e-7, atol=1e-10)
-    assert_allclose(layer.backward(2.0), 2 * expected, rtol=1e-7, atol=1e-10)
+LAYERS = [OUTPUTS[loss].layer for loss in LOSSES]
+# Each output layer's backward against central differences: test_output_layers.
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -128,9 +125,13 @@ def test_poisson_loss_is_stable_for_large_outputs():
         assert PoissonWithLoss().forward(np.array([[800.0]]), t[:, :1]) == np.inf
 
 
-def test_outputs_registered_under_mlpregressors_names():
-    assert OUTPUTS["identity"] is IdentityWithLoss
-    assert OUTPUTS["exp"] is PoissonWithLoss
+@pytest.mark.parametrize("loss", losses("regressor"))
+def test_out_activation_is_the_loss_entrys(loss):
+    X, y = np.arange(12.0).reshape(6, 2), np.arange(6.0)
+    reg = BPRegressor((2,), loss=loss, solver="lbfgs", max_iter=2).fit(X, y)
+    assert reg.out_activation_ == OUTPUTS[loss].out_activation
+    if loss in ("squared_error", "poisson"):  # MLPRegressor's
+        assert reg.out_activation_ == {"squared_error": "identity"}.get(loss, "exp")
 
 
 # ------------------------------------------------------------- MLPRegressor ---
@@ -139,7 +140,7 @@ def test_outputs_registered_under_mlpregressors_names():
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
 @pytest.mark.parametrize("n_targets", [1, 3])
-@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("loss", MLP_LOSSES)
 def test_same_weights_as_mlpregressor(loss, n_targets, solver, weighted):
     if loss == "squared_error" and n_targets > 1 and solver == "lbfgs":
         pytest.skip("see test_multioutput_lbfgs_differs_from_mlpregressor")
@@ -227,7 +228,7 @@ def test_multioutput_lbfgs_differs_from_mlpregressor():
     assert_allclose(flat(fit_quietly(BPRegressor(**sgd), X, Y3)), flat(mlp), atol=1e-10)
 
 
-@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("loss", MLP_LOSSES)
 def test_partial_fit_and_early_stopping_as_mlpregressor(loss):
     y = targets(loss, 3)
     params = dict(COMMON, loss=loss, solver="sgd")
@@ -250,7 +251,7 @@ def test_partial_fit_and_early_stopping_as_mlpregressor(loss):
 
 
 @pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
-@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("loss", LOSSES)
 def test_backprop_and_numerical_fits_agree(loss, solver):
     y = targets(loss, 2 if loss == "poisson" else 3)[:60]
     params = dict(COMMON, hidden_layer_sizes=(4,), loss=loss, solver=solver)
@@ -265,7 +266,7 @@ def test_backprop_and_numerical_fits_agree(loss, solver):
     assert_allclose(fits[1].loss_curve_, fits[0].loss_curve_, rtol=tol)
 
 
-@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("loss", LOSSES)
 def test_gradient_check(loss):
     reg = BPRegressor((4,), loss=loss, random_state=0)
     errors = gradient_check(reg, X, targets(loss, 3))
@@ -454,14 +455,34 @@ def test_divergence_is_an_error_that_keeps_the_model():
 # -------------------------------------------------------------- persistence ---
 
 
-def test_pickle_and_joblib_round_trips(tmp_path):
-    reg = fit_quietly(BPRegressor((4,), max_iter=3, random_state=0), X, Y3)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_pickle_and_joblib_round_trips(tmp_path, loss):
+    reg = BPRegressor((4,), loss=loss, max_iter=3, random_state=0)
+    reg = fit_quietly(reg, X, targets(loss, 3))
     for loaded in (
         pickle.loads(pickle.dumps(reg)),
         joblib.load(joblib.dump(reg, tmp_path / "reg.joblib")[0]),
     ):
         assert_array_equal(loaded.predict(X), reg.predict(X))
         assert loaded.loss_curve_ == reg.loss_curve_
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_models_saved_with_the_state_tuple_still_load(loss):
+    """skbp 0.1.0 pickled ``(layer_units, activation, out_activation_, params)``."""
+    reg = fit_quietly(
+        BPRegressor((4,), loss=loss, max_iter=3, random_state=0), X, np.exp(Y3)
+    )
+    state = reg.__getstate__()
+    network = state["_network"]
+    old = (network["layer_units"], network["activation"], reg.out_activation_)
+    state["_network"] = (*old, network["params"])
+    loaded = BPRegressor.__new__(BPRegressor)
+    loaded.__setstate__(state)
+    assert_array_equal(loaded.predict(X), reg.predict(X))
+    state["_network"] = ([2, 4, 3], "logistic", "huber?", network["params"])
+    with pytest.raises(ValueError, match="skbp version that saved it"):
+        BPRegressor.__new__(BPRegressor).__setstate__(state)
 
 
 def test_skops_round_trip(tmp_path):
