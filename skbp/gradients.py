@@ -9,6 +9,8 @@ looked up by name in ``GRADIENTS``.
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,85 +40,258 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     For every parameter ``k``,
     ``g_k = (L(theta + h e_k) - L(theta - h e_k)) / (2 h)``, where each ``L``
     is a genuine forward pass, in float64, of every layer downstream of the
-    perturbed parameter, through the loss. The perturbed copies of one layer's
-    ``(W, b)`` are stacked side by side so that their forward passes run as one
-    matrix product per layer; activations upstream of the perturbed layer are
-    computed once and reused. Nothing else about the network's structure is
-    exploited: this costs ``2 * n_params`` forward passes per call.
+    perturbed parameter, through the loss, plus the L2 term of the perturbed
+    weights. Nothing about the network's structure is exploited: this costs
+    ``2 * n_params`` forward passes per call, run in chunks of about
+    ``_NUMERICAL_CHUNK_BYTES`` per thread whatever the shapes (see
+    ``_perturbed_losses``).
     """
     params = network.params.astype(np.float64)  # always a copy: never perturbed
     net = Network.from_spec(network.spec, params)
-    X = X.astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-    T = np.asarray(T)
-    if T.ndim == 1:  # class indices
-        T = np.eye(net.layer_units[-1])[T]
-    T = T.astype(np.float64, copy=False)
-    if sample_weight is not None:
+    loss, plus, minus = _perturbed_losses(net, X, T, sample_weight, alpha, h)
+    network.grads[...] = (plus - minus) / (2 * h)
+    return loss
+
+
+# The central difference of one batch of perturbations: the perturbed copies
+# of one layer's (W, b), their losses on some rows, their L2 terms.
+
+
+def _perturbed_copies(affine, k, h):
+    """Copies of ``affine``'s ``(W, b)`` with parameter ``k[p]`` moved by +h and -h.
+
+    ``k`` indexes the layer's parameters flat, ``W`` (C order) then ``b``.
+    Returns ``W`` of shape (n_in, 2, n, n_out) and ``b`` of shape
+    (2, n, n_out), ``n = len(k)``: copy ``(0, p)`` moves ``k[p]`` by +h,
+    copy ``(1, p)`` by -h. The copies of ``W`` lie side by side, so that one
+    matrix product runs all their forward passes.
+    """
+    n_in, n_out = affine.W.shape
+    n = len(k)
+    W = np.empty((n_in, 2, n, n_out))
+    W[...] = affine.W[:, None, None, :]
+    b = np.empty((2, n, n_out))
+    b[...] = affine.b
+    on_W = k < n_in * n_out
+    p, (i, j) = on_W.nonzero()[0], np.divmod(k[on_W], n_out)
+    W[i, 0, p, j] += h
+    W[i, 1, p, j] -= h
+    p, j = (~on_W).nonzero()[0], k[~on_W] - n_in * n_out
+    b[0, p, j] += h
+    b[1, p, j] -= h
+    return W, b
+
+
+def _data_losses(W, b, x_in, downstream, stacked_loss, T, sample_weight):
+    """Loss on these rows of each copy ``(W, b)`` of the layer whose input is ``x_in``.
+
+    ``downstream`` are the layers after it; ``stacked_loss`` is the output
+    layer's (weighted) mean loss of stacked copies of its input. Returns an
+    array of shape (2, n) laid out as the copies.
+    """
+    n_in, _, n, n_out = W.shape
+    n_rows = x_in.shape[0]
+    out = (x_in @ W.reshape(n_in, -1)).reshape(n_rows, 2 * n, n_out)
+    out += b.reshape(2 * n, n_out)
+    out = apply_layers(downstream, out.reshape(-1, n_out))  # our own scratch
+    losses = stacked_loss(out.reshape(n_rows, 2 * n, -1), T, sample_weight)
+    return losses.reshape(2, n)
+
+
+def _penalties(W, l2, others):
+    """L2 term ``l2 * sum(W'**2) + others`` of each copy ``W'``, shape (2, n).
+
+    ``others`` is the L2 term of the other, unperturbed layers.
+    """
+    n_in, _, n, n_out = W.shape
+    copies = W.reshape(n_in, 2 * n, n_out)
+    return (l2 * np.einsum("ipj,ipj->p", copies, copies) + others).reshape(2, n)
+
+
+# The chunk-and-thread executor: which perturbations and rows go together,
+# within the scratch budget, and on which thread.
+
+
+def _perturbed_losses(net, X, T, sample_weight, alpha, h):
+    """Return ``L(theta)`` and ``L(theta + h e_k)``, ``L(theta - h e_k)`` for all ``k``.
+
+    Rows are taken in blocks and each layer's perturbations in chunks, both
+    sized by the scratch budget (see ``_row_block_size``). The loss is a
+    weighted mean over rows: each block's mean counts with the block's share
+    of the total weight, and the L2 term is added once, with the first block.
+    A block's chunks are spread over as many threads as BLAS may use. Returns
+    ``(loss, plus, minus)``, ``plus`` and ``minus`` laid out as ``net.params``.
+    """
+    n_rows = X.shape[0]
+    if sample_weight is not None:  # copied only if not float64 already
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
-
-    # Unperturbed pass: the input of every Affine layer, and the loss itself.
-    inputs, x = [], X
-    for layer in net.layers:
-        if layer in net.affines:
-            inputs.append(x)
-        x = layer(x)
-    stacked_loss = net.loss_layer.stacked_loss
-    loss = float(stacked_loss(x[:, None, :], T, sample_weight)[0])
-    # The L2 term is part of L: each perturbed copy's sum(W**2) is recomputed.
-    l2 = net.penalty_scale(X.shape[0], sample_weight, alpha) if alpha else 0.0
+    l2 = net.penalty_scale(n_rows, sample_weight, alpha) if alpha else 0.0
     squares = net.squared_weights()
+    block_size = _row_block_size(net.layer_units, n_rows)
+    layers = _layer_chunks(net, block_size, l2, squares)
+    stacked_loss = net.loss_layer.stacked_loss
+
+    loss = 0.0
+    perturbed = np.zeros((2, net.params.size))
+    # Elementwise numpy (exp) runs on one core: spread the chunks over as many
+    # threads as BLAS may use (this one included), each with 1-thread BLAS.
+    n_chunks = sum(-(-layer.n_params // layer.chunk) for layer in layers)
+    n_threads = min(blas_threads(), n_chunks)
+    with single_threaded_blas():
+        blocks = _row_blocks(net, X, T, sample_weight, block_size)
+        for first, rows in enumerate(blocks):
+            logits = rows.logits[:, None, :]
+            loss += rows.share * float(stacked_loss(logits, rows.T, rows.weight)[0])
+            penalty = 0.0 if first else l2
+            add = partial(_add_chunk, perturbed, rows, stacked_loss, h, penalty)
+            _in_threads(add, _chunks(layers), n_threads)
     loss += l2 * sum(squares)
+    return loss, perturbed[0], perturbed[1]
 
-    # Chunks of perturbations of one layer's (W, b), each within the scratch
-    # budget: per pair of copies (+h, -h), the two perturbed (W, b) and their
-    # outputs at every layer downstream, through the loss.
-    layers, start, n_chunks = [], 0, 0
-    for index, (affine, x_in) in enumerate(zip(net.affines, inputs, strict=True)):
-        downstream = net.layers[net.layers.index(affine) + 1 :]
-        n_layer = affine.W.size + affine.b.size
-        outputs = X.shape[0] * (sum(net.layer_units[index + 1 :]) + 3)
-        n_chunk = max(1, _NUMERICAL_CHUNK_BYTES // (16 * (n_layer + outputs)))
-        others = l2 * (sum(squares) - squares[index])
-        args = (affine, x_in, downstream, stacked_loss, h, T, sample_weight, l2, others)
-        layers.append((start, n_layer, n_chunk, args))
-        start += n_layer
-        n_chunks += -(-n_layer // n_chunk)
-    # Made as taken, so the list of chunks takes no memory either.
-    queue = (
-        (start, lo, min(lo + n_chunk, n_layer), args)
-        for start, n_layer, n_chunk, args in layers
-        for lo in range(0, n_layer, n_chunk)
+
+def _add_chunk(perturbed, rows, stacked_loss, h, l2, chunk):
+    """Add a row block's share of a chunk's perturbed losses (and L2 terms if ``l2``).
+
+    ``chunk`` is ``(layer, lo, hi)``: the layer's parameters ``lo`` to
+    ``hi`` (flat, W then b).
+    """
+    layer, lo, hi = chunk
+    W, b = _perturbed_copies(layer.affine, np.arange(lo, hi), h)
+    x_in = rows.inputs[layer.index]
+    losses = _data_losses(
+        W, b, x_in, layer.downstream, stacked_loss, rows.T, rows.weight
     )
+    losses *= rows.share
+    if l2:
+        losses += _penalties(W, l2, layer.others)
+    perturbed[:, layer.start + lo : layer.start + hi] += losses
 
-    grads = np.empty_like(params)
+
+def _row_block_size(layer_units, n_rows):
+    """Rows per block: the arrays of a block's rows take at most half the budget.
+
+    Per row, the larger of: its input to every Affine, its targets and
+    logits (float64, shared by the threads); one pair of perturbed copies'
+    outputs at every layer after the first Affine, through the loss (its 3
+    scratch values per copy), in each thread. Blocks are of equal size.
+    """
+    per_row = 8 * max(
+        sum(layer_units) + layer_units[-1], 2 * (sum(layer_units[1:]) + 3)
+    )
+    n_blocks = max(1, -(-n_rows * per_row // max(1, _NUMERICAL_CHUNK_BYTES // 2)))
+    return max(1, -(-n_rows // n_blocks))
+
+
+@dataclass
+class _LayerChunks:
+    """How one Affine's parameters are perturbed: where, in chunks of how many."""
+
+    index: int  # of the Affine among net.affines
+    affine: object
+    start: int  # of its parameters in net.params
+    n_params: int
+    chunk: int  # perturbations per chunk
+    downstream: list  # the layers after it
+    others: float  # the L2 term of the other layers
+
+
+def _layer_chunks(net, block_size, l2, squares):
+    """Each Affine's perturbations, in chunks within the budget.
+
+    A chunk's scratch per pair of copies (+h, -h) is both perturbed
+    ``(W, b)`` and their outputs on ``block_size`` rows at every layer
+    downstream, through the loss.
+    """
+    layers, start = [], 0
+    for index, affine in enumerate(net.affines):
+        n_params = affine.W.size + affine.b.size
+        outputs = block_size * (sum(net.layer_units[index + 1 :]) + 3)
+        chunk = max(1, _NUMERICAL_CHUNK_BYTES // (16 * (n_params + outputs)))
+        downstream = net.layers[net.layers.index(affine) + 1 :]
+        others = l2 * (sum(squares) - squares[index])
+        layers.append(
+            _LayerChunks(index, affine, start, n_params, chunk, downstream, others)
+        )
+        start += n_params
+    return layers
+
+
+def _chunks(layers):
+    """Yield ``(layer, lo, hi)`` for every chunk, made as taken (no list to hold)."""
+    for layer in layers:
+        for lo in range(0, layer.n_params, layer.chunk):
+            yield layer, lo, min(lo + layer.chunk, layer.n_params)
+
+
+@dataclass
+class _Rows:
+    """A block of rows, in float64, with what every chunk needs of it."""
+
+    inputs: list  # each Affine's unperturbed input
+    logits: np.ndarray  # the output layer's unperturbed input
+    T: np.ndarray  # one-hot rows if given as class indices
+    weight: np.ndarray | None  # the rows' sample weights
+    share: float  # of the total weight
+
+
+def _row_blocks(net, X, T, sample_weight, size):
+    """Yield a ``_Rows`` for each block of ``size`` consecutive rows.
+
+    Each block is converted on its own; blocks whose weights are all zero
+    take no part in the loss and are skipped.
+    """
+    if sp.issparse(X):
+        X = X.tocsr()  # rows can be sliced
+    T = np.asarray(T)
+    total = X.shape[0] if sample_weight is None else sample_weight.sum()
+    for lo in range(0, X.shape[0], size):
+        rows = slice(lo, lo + size)
+        weight = None if sample_weight is None else sample_weight[rows]
+        share = (min(size, X.shape[0] - lo) if weight is None else weight.sum()) / total
+        if not share:
+            continue
+        x = X[rows].astype(np.float64, copy=False)
+        T_rows = np.eye(net.layer_units[-1])[T[rows]] if T.ndim == 1 else T[rows]
+        inputs = []
+        for layer in net.layers:
+            if layer in net.affines:
+                inputs.append(x)
+            x = layer(x)
+        yield _Rows(inputs, x, T_rows.astype(np.float64, copy=False), weight, share)
+
+
+def _in_threads(function, tasks, n_threads):
+    """Call ``function(task)`` for every task, on ``n_threads`` threads (this one too).
+
+    Each thread takes the next task from the iterator when it is free. An
+    exception in any thread (Ctrl-C in this one) stops the others, which
+    finish their current task, and is raised here. numpy's error state is
+    passed on to the helper threads (it is thread-local).
+    """
+    tasks = iter(tasks)
     errstate = np.geterr()
     lock, stop = threading.Lock(), []
 
     def work():
-        """Take chunks until none are left (or the caller stopped)."""
-        with np.errstate(**errstate):  # thread-local: pass the caller's on
-            while not stop:
-                with lock:
-                    chunk = next(queue, None)
-                if chunk is None:
-                    return
-                start, lo, hi, args = chunk
-                losses = _perturbed_losses(np.arange(lo, hi), *args)
-                grads[start + lo : start + hi] = (losses[0] - losses[1]) / (2 * h)
-
-    # Elementwise numpy (exp) runs on one core: spread the chunks over as many
-    # threads as BLAS may use (this one included), each with 1-thread BLAS.
-    n_threads = min(blas_threads(), n_chunks)
-    with single_threaded_blas():
-        helpers = [_executor(n_threads - 1).submit(work) for _ in range(n_threads - 1)]
         try:
-            work()
-        finally:
-            stop.append(True)  # on an exception (Ctrl-C) the helpers stop too
-            for helper in helpers:
-                helper.result()
-    network.grads[...] = grads
-    return loss
+            with np.errstate(**errstate):
+                while not stop:
+                    with lock:
+                        task = next(tasks, None)
+                    if task is None:
+                        return
+                    function(task)
+        except BaseException:
+            stop.append(True)
+            raise
+
+    helpers = [_executor(n_threads - 1).submit(work) for _ in range(n_threads - 1)]
+    try:
+        work()
+    finally:
+        stop.append(True)
+        for helper in helpers:
+            helper.result()
 
 
 # Thread pools by process and size, kept across calls. A forked child has
@@ -135,45 +310,6 @@ def _executor(n_threads):
         pool = ThreadPoolExecutor(n_threads, thread_name_prefix="skbp")
         executor = _EXECUTORS.setdefault(key, pool)
     return executor
-
-
-def _perturbed_losses(
-    k, affine, x_in, downstream, stacked_loss, h, T, sample_weight, l2, others
-):
-    """Losses with ``affine``'s parameters ``k`` (flat, W then b) moved by +h and -h.
-
-    ``stacked_loss`` is the output layer's loss of stacked copies of its input.
-
-    ``l2 * sum(W'**2) + others`` is the L2 term of each perturbed copy ``W'``
-    (``others`` covers the unperturbed layers).
-
-    Returns an array of shape (2, len(k)): row 0 for +h, row 1 for -h.
-    """
-    n_in, n_out = affine.W.shape
-    n = len(k)
-    # 2n perturbed copies of W side by side: column block p holds copy p.
-    W = np.empty((n_in, 2, n, n_out))
-    W[...] = affine.W[:, None, None, :]
-    b = np.empty((2, n, n_out))
-    b[...] = affine.b
-    on_W = k < n_in * n_out
-    i, j = np.divmod(k[on_W], n_out)
-    W[i, 0, on_W.nonzero()[0], j] += h
-    W[i, 1, on_W.nonzero()[0], j] -= h
-    p, j = (~on_W).nonzero()[0], k[~on_W] - n_in * n_out
-    b[0, p, j] += h
-    b[1, p, j] -= h
-
-    n_samples = x_in.shape[0]
-    out = (x_in @ W.reshape(n_in, -1)).reshape(n_samples, 2 * n, n_out)
-    out += b.reshape(2 * n, n_out)
-    out = out.reshape(-1, n_out)
-    out = apply_layers(downstream, out)  # out is our own scratch
-    losses = stacked_loss(out.reshape(n_samples, 2 * n, -1), T, sample_weight)
-    if l2:
-        copies = W.reshape(n_in, 2 * n, n_out)
-        losses += l2 * np.einsum("ipj,ipj->p", copies, copies) + others
-    return losses.reshape(2, n)
 
 
 GRADIENTS = {"backprop": backprop_gradient, "numerical": numerical_gradient}

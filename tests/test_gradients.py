@@ -1,14 +1,18 @@
 """Whole-network gradients: backprop vs numerical, numerical vs a naive loop."""
 
+from unittest import mock
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_iris, make_classification
 
 import skbp.gradients
 from skbp import BPClassifier, gradient_check
 from skbp.gradients import GRADIENTS, backprop_gradient, numerical_gradient
-from skbp.network import Network
+from skbp.network import OUTPUTS, Network
 
 
 def make_problem(layer_units, n_samples=12, seed=0, dtype=np.float64):
@@ -22,16 +26,16 @@ def make_problem(layer_units, n_samples=12, seed=0, dtype=np.float64):
     return Network(layer_units, params), X, T
 
 
-def naive_numerical_gradient(network, X, T, h=1e-4):
+def naive_numerical_gradient(network, X, T, sample_weight=None, alpha=0.0, h=1e-4):
     """Per-element central differences, two full forward passes each (the oracle)."""
     params = network.params
     grad = np.empty_like(params)
     for k in range(params.size):
         orig = params[k]
         params[k] = orig + h
-        plus = network.forward(X, T)
+        plus = network.forward(X, T, sample_weight, alpha)
         params[k] = orig - h
-        minus = network.forward(X, T)
+        minus = network.forward(X, T, sample_weight, alpha)
         params[k] = orig
         grad[k] = (plus - minus) / (2 * h)
     return grad
@@ -39,6 +43,11 @@ def naive_numerical_gradient(network, X, T, h=1e-4):
 
 def rel_error(a, b):
     return np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b))
+
+
+def rounding_floor(loss, h=1e-4):
+    """The central difference's own rounding: an ulp of the loss over ``h``."""
+    return np.finfo(np.float64).eps * abs(loss) / h
 
 
 @pytest.mark.parametrize(
@@ -63,12 +72,53 @@ def test_numerical_matches_naive_loop_and_leaves_params_alone():
 
 
 def test_numerical_is_independent_of_chunking(monkeypatch):
+    """One perturbation and one row per chunk: the same, to the rounding floor."""
     network, X, T = make_problem([5, 6, 4, 3])
-    numerical_gradient(network, X, T)
+    w = np.linspace(0.0, 2.0, X.shape[0])
+    loss = numerical_gradient(network, X, T, w, alpha=0.5)
     whole = network.grads.copy()
     monkeypatch.setattr(skbp.gradients, "_NUMERICAL_CHUNK_BYTES", 1)
-    numerical_gradient(network, X, T)
-    np.testing.assert_allclose(network.grads, whole, rtol=1e-12, atol=1e-15)
+    assert numerical_gradient(network, X, T, w, alpha=0.5) == pytest.approx(loss)
+    np.testing.assert_allclose(network.grads, whole, atol=8 * rounding_floor(loss))
+
+
+@settings(max_examples=40)
+@given(
+    hidden=st.lists(st.integers(1, 5), max_size=2),
+    n_features=st.integers(1, 4),
+    n_outputs=st.integers(2, 4),
+    output=st.sampled_from(sorted(OUTPUTS)),
+    n_rows=st.integers(1, 30),
+    weights=st.sampled_from(["none", "positive", "some zero"]),
+    alpha=st.sampled_from([0.0, 0.3]),
+    budget=st.sampled_from([1, 600, 5000, 2 * 2**20]),
+    seed=st.integers(0, 2**16),
+)
+def test_numerical_in_row_blocks_matches_the_per_element_loop(
+    hidden, n_features, n_outputs, output, n_rows, weights, alpha, budget, seed
+):
+    """Row blocks and perturbation chunks of any size, sample weights, the L2 term.
+
+    The oracle moves one parameter at a time and runs the whole network's
+    ``forward`` (the mean over all rows, the L2 term once). Small budgets
+    split the rows into blocks (one row each at 1 byte) whose weighted means
+    must add up to the whole mean; the L2 term must count once.
+    """
+    rng = np.random.default_rng(seed)
+    layer_units = [n_features, *hidden, n_outputs]
+    params = rng.normal(scale=0.5, size=Network(layer_units).params.size)
+    network = Network(layer_units, params, output=output)
+    X = rng.normal(size=(n_rows, n_features))
+    T = np.eye(n_outputs)[rng.integers(0, n_outputs, n_rows)]  # valid for any loss
+    w = None if weights == "none" else rng.uniform(0.1, 2.0, n_rows)
+    if weights == "some zero":
+        w[rng.random(n_rows) < 0.5] = 0.0
+        w[0] = 1.0
+    with mock.patch.object(skbp.gradients, "_NUMERICAL_CHUNK_BYTES", budget):
+        loss = numerical_gradient(network, X, T, w, alpha=alpha)
+    assert loss == pytest.approx(network.forward(X, T, w, alpha), rel=1e-14)
+    expected = naive_numerical_gradient(network, X, T, w, alpha)
+    np.testing.assert_allclose(network.grads, expected, atol=16 * rounding_floor(loss))
 
 
 def test_numerical_with_sample_weight_matches_backprop():
@@ -186,6 +236,31 @@ def test_numerical_scratch_is_bounded_whatever_the_shapes(n_in, hidden):
     tracemalloc.start()
     try:
         numerical_gradient(network, X, T)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < bound, f"{peak / 2**20:.1f} MiB"
+
+
+def test_numerical_scratch_is_bounded_whatever_the_rows():
+    """tracemalloc peak of one call on 50,000 rows: the budget, not O(rows).
+
+    Rows are taken in blocks whose arrays (each Affine's input, the targets,
+    the perturbed outputs) fit the budget. Before, every perturbed copy ran
+    on all rows at once (371 MiB at 300,000 rows on an 8-30-2 network).
+    """
+    import tracemalloc
+
+    from skbp import _threads
+
+    network, X, T = make_problem([4, 3, 2], n_samples=50_000)
+    t = T.argmax(axis=1)
+    w = np.linspace(0.0, 2.0, X.shape[0])
+    budget = skbp.gradients._NUMERICAL_CHUNK_BYTES
+    bound = _threads.blas_threads() * budget + budget // 2 + 2**20
+    tracemalloc.start()
+    try:
+        numerical_gradient(network, X, t, w, alpha=1e-4)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
