@@ -84,12 +84,20 @@ def registered_activations(*, mlp=False, smooth=False):
     return names
 
 
-def registered_solvers(*, mlp=False):
-    """Names in ``skbp.optimizers.SOLVERS`` (``mlp=True``: those MLP has too)."""
+def registered_solvers(*, mlp=False, stochastic=False):
+    """Names in ``skbp.optimizers.SOLVERS``.
+
+    ``mlp=True`` keeps those MLP has too (for tests that use it as the
+    oracle); ``stochastic=True`` those that train on mini-batches.
+    """
     from skbp.optimizers import SOLVERS
 
     mlp_solvers = ("sgd", "adam", "lbfgs")  # MLPClassifier's `solver` options
-    return [name for name in SOLVERS if not mlp or name in mlp_solvers]
+    return [
+        name
+        for name, solver in SOLVERS.items()
+        if (not mlp or name in mlp_solvers) and not (stochastic and solver.full_batch)
+    ]
 
 
 def output_targets(name, rng, n_samples, n_outputs):
@@ -116,3 +124,12 @@ def mlp_loss_name(name):
 
     mlp = {"softmax": "log_loss", "logistic": "binary_log_loss"}.get(name, name)
     return mlp if mlp in LOSS_FUNCTIONS else None
+
+
+def flat_params(est):
+    """A fitted estimator's parameters as one vector: ``W1, b1, W2, b2, ...``.
+
+    Built from the public ``coefs_`` and ``intercepts_`` (a copy).
+    """
+    pairs = zip(est.coefs_, est.intercepts_, strict=True)
+    return np.concatenate([a.ravel() for pair in pairs for a in pair])

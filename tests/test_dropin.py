@@ -87,7 +87,7 @@ def test_unstratifiable_early_stopping_split_warns_and_splits_plainly():
     assert len(clf.validation_scores_) == 3
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("solver", registered_solvers(mlp=True))
 def test_verbose_lines_begin_as_mlpclassifiers(solver, capsys):
     kw = dict(hidden_layer_sizes=(3,), solver=solver, max_iter=2, verbose=1)
     with warnings.catch_warnings():

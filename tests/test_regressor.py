@@ -17,7 +17,7 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import mlp_loss_name
+from _helpers import flat_params, mlp_loss_name, registered_solvers
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -60,10 +60,6 @@ def targets(loss, n_targets):
     except ValueError:
         y = np.exp(Y3)
     return y[:, 0] if n_targets == 1 else y
-
-
-def flat(reg):
-    return np.concatenate([a.ravel() for a in reg.coefs_ + reg.intercepts_])
 
 
 def fit_quietly(reg, *args, **kwargs):
@@ -138,7 +134,7 @@ def test_out_activation_is_the_loss_entrys(loss):
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("solver", registered_solvers(mlp=True))
 @pytest.mark.parametrize("n_targets", [1, 3])
 @pytest.mark.parametrize("loss", MLP_LOSSES)
 def test_same_weights_as_mlpregressor(loss, n_targets, solver, weighted):
@@ -151,7 +147,7 @@ def test_same_weights_as_mlpregressor(loss, n_targets, solver, weighted):
         params["n_iter_no_change"] = np.inf  # losses differ by n_outputs: no tol
     mlp = fit_quietly(MLPRegressor(activation="logistic", **params), X, y, sw)
     reg = fit_quietly(BPRegressor(**params), X, y, sample_weight=sw)
-    assert_allclose(flat(reg), flat(mlp), rtol=0, atol=1e-10)
+    assert_allclose(flat_params(reg), flat_params(mlp), rtol=0, atol=1e-10)
     assert reg.n_iter_ == mlp.n_iter_
     if solver != "lbfgs":  # (MLPRegressor's L-BFGS leaves t_ at 0)
         assert reg.t_ == mlp.t_
@@ -167,7 +163,7 @@ def test_same_weights_as_mlpregressor(loss, n_targets, solver, weighted):
 
 
 @given(
-    solver=st.sampled_from(["sgd", "adam"]),
+    solver=st.sampled_from(registered_solvers(mlp=True, stochastic=True)),
     n_outputs=st.integers(2, 3),
     alpha=st.sampled_from([0.0, 1e-3, 1.0]),
     tol=st.sampled_from([0.0, 1e-3, 0.01, 0.05]),
@@ -193,7 +189,7 @@ def test_multioutput_squared_error_stops_where_mlpregressor_stops(
     assert reg.n_iter_ == mlp.n_iter_
     assert_allclose(reg.loss_curve_, mlp.loss_curve_, rtol=1e-10)
     assert reg.best_loss_ == pytest.approx(mlp.best_loss_, rel=1e-10)
-    assert_allclose(flat(reg), flat(mlp), atol=1e-9)
+    assert_allclose(flat_params(reg), flat_params(mlp), atol=1e-9)
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.5])
@@ -216,16 +212,22 @@ def test_multioutput_lbfgs_differs_from_mlpregressor():
     params = dict(COMMON, solver="lbfgs")
     mlp = fit_quietly(MLPRegressor(activation="logistic", **params), X, Y3)
     reg = fit_quietly(BPRegressor(**params), X, Y3)
-    assert np.abs(flat(reg) - flat(mlp)).max() > 1e-4
+    assert np.abs(flat_params(reg) - flat_params(mlp)).max() > 1e-4
     one = dict(params, max_iter=30)
     mlp1 = fit_quietly(MLPRegressor(activation="logistic", **one), X, Y3[:, 0])
     assert_allclose(
-        flat(fit_quietly(BPRegressor(**one), X, Y3[:, 0])), flat(mlp1), atol=1e-6
+        flat_params(fit_quietly(BPRegressor(**one), X, Y3[:, 0])),
+        flat_params(mlp1),
+        atol=1e-6,
     )
     # Same loss and gradient as MLPRegressor's stochastic updates, though:
     sgd = dict(params, solver="sgd", n_iter_no_change=np.inf)
     mlp = fit_quietly(MLPRegressor(activation="logistic", **sgd), X, Y3)
-    assert_allclose(flat(fit_quietly(BPRegressor(**sgd), X, Y3)), flat(mlp), atol=1e-10)
+    assert_allclose(
+        flat_params(fit_quietly(BPRegressor(**sgd), X, Y3)),
+        flat_params(mlp),
+        atol=1e-10,
+    )
 
 
 @pytest.mark.parametrize("loss", MLP_LOSSES)
@@ -237,14 +239,14 @@ def test_partial_fit_and_early_stopping_as_mlpregressor(loss):
     for rows in (slice(0, 60), slice(60, None), slice(None)):
         mlp.partial_fit(X[rows], y[rows], sample_weight=SW[rows])
         reg.partial_fit(X[rows], y[rows], sample_weight=SW[rows])
-    assert_allclose(flat(reg), flat(mlp), atol=1e-10)
+    assert_allclose(flat_params(reg), flat_params(mlp), atol=1e-10)
     params.update(early_stopping=True, max_iter=15, tol=0.0, n_iter_no_change=3)
     mlp = fit_quietly(MLPRegressor(activation="logistic", **params), X, y, SW)
     reg = fit_quietly(BPRegressor(**params), X, y, sample_weight=SW)
     assert_allclose(reg.validation_scores_, mlp.validation_scores_, rtol=1e-9)
     assert reg.best_validation_score_ == pytest.approx(mlp.best_validation_score_)
     assert reg.n_iter_ == mlp.n_iter_
-    assert_allclose(flat(reg), flat(mlp), atol=1e-10)
+    assert_allclose(flat_params(reg), flat_params(mlp), atol=1e-10)
 
 
 # ---------------------------------------------------- backprop vs numerical ---
@@ -262,7 +264,7 @@ def test_backprop_and_numerical_fits_agree(loss, solver):
     ]
     # L-BFGS's line search amplifies the 1e-10 differences of each gradient.
     tol = 1e-6 if solver == "lbfgs" else 1e-8
-    assert_allclose(flat(fits[1]), flat(fits[0]), rtol=0, atol=tol)
+    assert_allclose(flat_params(fits[1]), flat_params(fits[0]), rtol=0, atol=tol)
     assert_allclose(fits[1].loss_curve_, fits[0].loss_curve_, rtol=tol)
 
 
@@ -441,15 +443,15 @@ def test_overflowing_poisson_prediction_is_a_clear_error():
 
 def test_divergence_is_an_error_that_keeps_the_model():
     reg = BPRegressor((3,), "identity", max_iter=2, random_state=0)
-    before = flat(fit_quietly(reg, X, Y3))
+    before = flat_params(fit_quietly(reg, X, Y3))
     with pytest.raises(ValueError, match="Training diverged"):
         reg.set_params(
             warm_start=True, solver="sgd", learning_rate_init=10.0, max_iter=50
         ).fit(X * 1e3, Y3)
-    assert_array_equal(flat(reg), before)
+    assert_array_equal(flat_params(reg), before)
     with pytest.raises(ValueError, match="y is too large"):
         reg.fit(X, Y3 * 1e200)
-    assert_array_equal(flat(reg), before)
+    assert_array_equal(flat_params(reg), before)
 
 
 # -------------------------------------------------------------- persistence ---

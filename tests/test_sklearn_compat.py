@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from _helpers import sgd_classifier
+from _helpers import flat_params, sgd_classifier
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -158,7 +158,7 @@ def test_joblib_round_trip(tmp_path, iris, gradient):
         loaded = joblib.load(path)
 
     assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
-    assert_array_equal(loaded._params, clf._params)
+    assert_array_equal(flat_params(loaded), flat_params(clf))
     # coefs_ and intercepts_ are again views into the one flat vector, in order.
     pairs = zip(loaded.coefs_, loaded.intercepts_, strict=True)
     views = [array for pair in pairs for array in pair]
@@ -172,7 +172,7 @@ def test_joblib_round_trip(tmp_path, iris, gradient):
     clf.set_params(max_iter=2).fit(X, y)
     loaded.set_params(max_iter=2).fit(X, y)
     assert loaded.n_iter_ == clf.n_iter_ == 2 and len(clf.loss_curve_) == 5
-    assert_array_equal(loaded._params, clf._params)
+    assert_array_equal(flat_params(loaded), flat_params(clf))
     assert loaded.loss_curve_ == clf.loss_curve_
     for view in loaded.coefs_ + loaded.intercepts_:
         assert np.shares_memory(view, loaded._params)
@@ -264,7 +264,7 @@ def test_memmap_inputs(tmp_path, tiny, gradient):
     # Same model as from ordinary arrays.
     reference = _fast(gradient=gradient, batch_size=7).fit(*tiny)
     assert_array_equal(
-        _fast(gradient=gradient, batch_size=7).fit(X, y)._params, reference._params
+        _fast(gradient=gradient, batch_size=7).fit(X, y)._params, flat_params(reference)
     )
 
 
@@ -325,14 +325,14 @@ def test_dataframe_feature_names(iris):
 def test_float32_in_float32_out(iris, gradient):
     X, y = iris[0].astype(np.float32), iris[1]
     clf = _fast(gradient=gradient, max_iter=5).fit(X, y)
-    assert clf._params.dtype == np.float32
+    assert flat_params(clf).dtype == np.float32
     assert {a.dtype for a in clf.coefs_ + clf.intercepts_} == {np.dtype(np.float32)}
     assert clf.predict_proba(X).dtype == np.float32
     assert clf.predict_proba(X.astype(np.float64)).dtype == np.float32
     assert clf.predict_log_proba(X).dtype == np.float32
     # float32 training follows the float64 one closely.
     reference = _fast(gradient=gradient, max_iter=5).fit(iris[0], y)
-    assert_allclose(clf._params, reference._params, rtol=1e-3, atol=1e-4)
+    assert_allclose(flat_params(clf), flat_params(reference), rtol=1e-3, atol=1e-4)
 
 
 def test_sparse_csr_gives_the_dense_model_backprop():
@@ -340,7 +340,7 @@ def test_sparse_csr_gives_the_dense_model_backprop():
     X_csr = sp.csr_matrix(X)
     dense = sgd_classifier(max_iter=3, random_state=0).fit(X, y)
     sparse = sgd_classifier(max_iter=3, random_state=0).fit(X_csr, y)
-    assert_allclose(sparse._params, dense._params, rtol=1e-10, atol=1e-12)
+    assert_allclose(flat_params(sparse), flat_params(dense), rtol=1e-10, atol=1e-12)
     assert_allclose(sparse.predict_proba(X_csr), dense.predict_proba(X), atol=1e-12)
     assert_array_equal(sparse.predict(X_csr), dense.predict(X))
 
@@ -353,7 +353,7 @@ def test_sparse_csr_gives_the_dense_model_numerical(tiny):
     params = dict(gradient="numerical", batch_size=7, max_iter=5)
     dense = _fast(**params).fit(X, y)
     sparse = _fast(**params).fit(X_csr, y)
-    assert_allclose(sparse._params, dense._params, rtol=1e-8, atol=1e-10)
+    assert_allclose(flat_params(sparse), flat_params(dense), rtol=1e-8, atol=1e-10)
     assert_allclose(sparse.predict_proba(X_csr), dense.predict_proba(X), atol=1e-10)
 
 
@@ -363,7 +363,7 @@ def test_fortran_ordered_input_gives_the_c_ordered_model():
     assert not X.flags.c_contiguous
     fortran = _fast(max_iter=3).fit(X, y)
     c_order = _fast(max_iter=3).fit(np.ascontiguousarray(X), y)
-    assert_array_equal(fortran._params, c_order._params)
+    assert_array_equal(flat_params(fortran), flat_params(c_order))
 
 
 # ------------------------------------------------------ order of the checks ---
