@@ -42,7 +42,7 @@ def row_sum(y):
 
 
 def column_sum(x, out, ones=None):
-    """``x.sum(axis=0)`` into ``out``, as the product ``ones @ x`` (faster than a reduce).
+    """``x.sum(axis=0)`` into ``out``, as the product ``ones @ x`` (faster).
 
     ``ones``: a cached vector of at least ``len(x)`` ones of ``x``'s dtype,
     or None; returns the one to cache.

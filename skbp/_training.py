@@ -329,10 +329,7 @@ class _Validation:
         data_loss = network.new_loss_layer().forward(
             logits, self.T, self.sample_weight, out=logits
         )
-        penalty = 0.0
-        if est.alpha:
-            scale = network.penalty_scale(len(self.T), self.sample_weight, est.alpha)
-            penalty = scale * sum(network.squared_weights())
+        penalty = network.l2_penalty(len(self.T), self.sample_weight, est.alpha)
         loss = float(network.report(data_loss, penalty))
         return loss, loss if est.scoring == "loss" else score
 

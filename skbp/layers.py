@@ -20,6 +20,8 @@ from contextlib import nullcontext
 import numpy as np
 from scipy.special import expit, xlogy
 
+from . import _kernels
+
 __all__ = [
     "Affine",
     "Layer",
@@ -131,11 +133,8 @@ class Affine(Layer):
             np.matmul(self.x.T, dout, out=self.dW)
         else:
             self.dW[...] = self.x.T @ dout
-        # db = sum over rows, as a matrix-vector product (faster than a reduce).
-        n = len(dout)
-        if self._ones is None or len(self._ones) < n or self._ones.dtype != dout.dtype:
-            self._ones = np.ones(n, dout.dtype)
-        np.matmul(self._ones[:n], dout, out=self.db)
+        # db = dout.sum(axis=0)
+        self._ones = _kernels.column_sum(dout, self.db, self._ones)
 
 
 def _assign(out, value):
@@ -299,86 +298,22 @@ class Identity(Layer):
         return self(dout, out)
 
 
-# Lowest finite value per dtype (np.finfo is too slow for the training loop).
-_FLOAT_MIN = {
-    np.dtype(t): np.finfo(t).min for t in (np.float16, np.float32, np.float64)
-}
-
-
-# Largest span max(x) - min(x) of a batch's logits for which SoftmaxWithLoss
-# shifts the whole batch by one max instead of each row by its own: rounding
-# the shift then costs each probability a relative error of at most
-# span * eps (64 eps in float64, 16 eps in float32), and nothing under- or
-# overflows.
-_ONE_SHIFT_SPAN = {np.dtype(np.float64): 64.0, np.dtype(np.float32): 16.0}
-
-
-def _shifted_logits(x, out=None):
-    """Return ``x - max(x)`` row by row (into ``out`` if given), clipped to finite.
-
-    Logits spanning more than the float range give ``-inf``: they are clipped
-    to the lowest finite value so that ``0 * log_y`` stays 0 for the classes
-    a sample does not belong to.
-    """
-    with np.errstate(over="ignore"):
-        shifted = np.subtract(x, _row_max(x), out=out)
-    np.maximum(shifted, _FLOAT_MIN[shifted.dtype], out=shifted)
-    return shifted
-
-
-def _row_max(x):
-    """``x.max(axis=-1, keepdims=True)``, column by column for many short rows.
-
-    Reducing 10-element rows one by one is numpy's slow case; a running
-    elementwise maximum over the columns computes the same values 4x faster.
-    """
-    if x.ndim == 2 and 2 <= x.shape[1] <= 16 and x.shape[0] >= 256:
-        top = np.maximum(x[:, 0], x[:, 1])
-        for j in range(2, x.shape[1]):
-            np.maximum(top, x[:, j], out=top)
-        return top[:, None]
-    return x.max(axis=-1, keepdims=True)
-
-
-def _row_sum(y):
-    """``y.sum(axis=-1, keepdims=True)``; a matrix-vector product for many rows."""
-    if y.ndim == 2 and y.shape[0] >= 256:
-        return (y @ np.ones(y.shape[1], y.dtype))[:, None]
-    return np.add.reduce(y, axis=-1, keepdims=True)
-
-
-def _shift(x, out=None):
-    """Return ``(x - max, bounded)``: one max for the whole array when it spans little.
-
-    ``bounded`` says whether the span of ``x`` is at most ``_ONE_SHIFT_SPAN``:
-    then one shift serves every row (cheaper than a max per row) and nothing
-    downstream can overflow. Otherwise each row is shifted by its own max.
-    """
-    top = np.maximum.reduce(x, axis=None)
-    # (Python floats: a span beyond the float range is inf, silently.)
-    span = float(top) - float(np.minimum.reduce(x, axis=None))
-    bounded = span <= _ONE_SHIFT_SPAN.get(x.dtype, 0)
-    if bounded:
-        return np.subtract(x, top, out=out), True
-    return _shifted_logits(x, out), False
-
-
 def softmax(x, out=None):
     """Row-wise softmax (into ``out`` if given, which may be ``x``), stably.
 
     Each row is shifted by its own max, so a row's probabilities do not
     depend on the other rows.
     """
-    shifted = _shifted_logits(x, out)
+    shifted = _kernels.shifted_logits(x, out)
     y = np.exp(shifted, out=shifted)
-    y /= _row_sum(y)
+    y /= _kernels.row_sum(y)
     return y
 
 
 def log_softmax(x):
     """Row-wise log-softmax by the log-sum-exp trick; finite for finite ``x``."""
-    shifted = _shifted_logits(x)
-    shifted -= np.log(_row_sum(np.exp(shifted)))
+    shifted = _kernels.shifted_logits(x)
+    shifted -= np.log(_kernels.row_sum(np.exp(shifted)))
     return shifted
 
 
@@ -436,25 +371,22 @@ class SoftmaxWithLoss(Layer):
         return softmax(x, out=out)
 
     def forward(self, x, t, sample_weight=None, out=None):
-        """Cache softmax(x) (into ``out`` if given) and ``t``; return the loss."""
-        shifted, bounded = _shift(x, out)
+        """Cache softmax(x) (into ``out`` if given) and ``t``; return the loss.
+
+        ``E_i = log(sum_k exp(z_ik)) - z_it = -log softmax(z)_it``, where
+        ``z`` is ``x`` shifted by a max (``_kernels.shift``), which changes
+        neither; for soft rows ``t_i``, ``sum_k t_ik log(...) - z_i . t_i``.
+        """
+        z, bounded = _kernels.shift(x, out)
         with nullcontext() if bounded else np.errstate(over="ignore"):
-            if t.ndim == 1:
-                self._flat_t = self._row_starts(*shifted.shape) + t
-                true_logit = shifted.ravel()[self._flat_t]
-            else:
-                true_logit = np.einsum("ij,ij->i", shifted, t)
-            y = np.exp(shifted, out=shifted)
-            row_sum = _row_sum(y)
-            # -log y_it = log(sum_k exp(shifted_ik)) - shifted_it
+            true_logit = self._true_logits(z, t)  # before exp overwrites z
+            y = np.exp(z, out=z)
+            row_sum = _kernels.row_sum(y)
             per_sample = np.log(row_sum[:, 0])
             if t.ndim != 1:
                 per_sample *= t.sum(axis=1)
             per_sample -= true_logit
-            if sample_weight is None:
-                loss = np.add.reduce(per_sample) / len(per_sample)
-            else:
-                loss = (per_sample @ sample_weight) / sample_weight.sum()
+            loss = _weighted_mean(per_sample, sample_weight)
         y /= row_sum
         self.y = y
         self.t = t
@@ -495,9 +427,14 @@ class SoftmaxWithLoss(Layer):
         per_sample += m[..., 0]
         per_sample *= T.sum(axis=1)[:, None]
         per_sample -= target
-        if sample_weight is None:
-            return per_sample.mean(axis=0)
-        return sample_weight @ per_sample / sample_weight.sum()
+        return _weighted_mean(per_sample, sample_weight)
+
+    def _true_logits(self, z, t):
+        """``z_it`` for class indices ``t`` (a flat gather), ``z_i . t_i`` for rows."""
+        if t.ndim != 1:
+            return np.einsum("ij,ij->i", z, t)
+        self._flat_t = self._row_starts(*z.shape) + t
+        return z.ravel()[self._flat_t]
 
     def _row_starts(self, n_samples, n_classes):
         """``[0, n_classes, 2 n_classes, ...]``: flat offsets of the rows (cached)."""
@@ -510,7 +447,7 @@ class SoftmaxWithLoss(Layer):
 def _weighted_mean(per_sample, sample_weight):
     """Mean over the first axis, or its ``sample_weight``-weighted mean."""
     if sample_weight is None:
-        return per_sample.mean(axis=0)
+        return np.add.reduce(per_sample, axis=0) / len(per_sample)  # .mean(0)
     return sample_weight @ per_sample / sample_weight.sum()
 
 

@@ -343,6 +343,16 @@ class Network:
             if name[0] == "W"
         ]
 
+    def l2_penalty(self, n_samples, sample_weight, alpha, params=None):
+        """The L2 term ``0.5 * alpha * sum(W**2) / sum(w)`` (0.0 when ``alpha`` is 0).
+
+        Of the network's weights, or of the flat vector ``params``.
+        """
+        if not alpha:
+            return 0.0
+        scale = self.penalty_scale(n_samples, sample_weight, alpha)
+        return scale * sum(self.squared_weights(params))
+
     def reported_loss(self, objective, n_samples, sample_weight, alpha, params=None):
         """The loss reported (``loss_``, ``tol``) from the objective trained on.
 
@@ -353,10 +363,7 @@ class Network:
         """
         if self.reported_divisor == 1:
             return objective
-        penalty = 0.0
-        if alpha:
-            scale = self.penalty_scale(n_samples, sample_weight, alpha)
-            penalty = scale * sum(self.squared_weights(params))
+        penalty = self.l2_penalty(n_samples, sample_weight, alpha, params)
         return self.report(objective - penalty, penalty)
 
     def report(self, data_loss, penalty):
@@ -394,9 +401,7 @@ class Network:
             x, T, sample_weight, x if self.loss_layer.in_place else None
         )
         self._l2 = self.penalty_scale(X.shape[0], sample_weight, alpha) if alpha else 0
-        if self._l2:
-            loss += self._l2 * sum(self.squared_weights())
-        return loss
+        return loss + self.l2_penalty(X.shape[0], sample_weight, alpha)
 
     def backward(self):
         """Backpropagate from the loss of the last ``forward``; fill ``grads``."""

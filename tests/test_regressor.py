@@ -480,7 +480,7 @@ def test_models_saved_with_the_state_tuple_still_load(loss):
     old = (network["layer_units"], network["activation"], reg.out_activation_)
     state["_network"] = (*old, network["params"])
     loaded = BPRegressor.__new__(BPRegressor)
-    loaded.__setstate__(state)
+    loaded.__setstate__(dict(state))  # __setstate__ pops the version
     assert_array_equal(loaded.predict(X), reg.predict(X))
     state["_network"] = ([2, 4, 3], "logistic", "huber?", network["params"])
     with pytest.raises(ValueError, match="skbp version that saved it"):

@@ -17,13 +17,15 @@ from sklearn.preprocessing import StandardScaler
 
 import skbp._base
 from skbp import BPClassifier
+from skbp.optimizers import SOLVERS
 
 sio = pytest.importorskip("skops.io", reason="needs the 'skops' extra")
 
-SKBP_TYPES = {
-    "skbp.classifier.BPClassifier",
-    "skbp.optimizers.AdamOptimizer",
-    "skbp.optimizers.SGDOptimizer",
+# The estimator and the optimizer of every registered stochastic solver.
+SKBP_TYPES = {"skbp.classifier.BPClassifier"} | {
+    f"{solver.optimizer.__module__}.{solver.optimizer.__name__}"
+    for solver in SOLVERS.values()
+    if not solver.full_batch
 }
 
 
@@ -50,13 +52,9 @@ def dump_and_load(model, path):
 
 @pytest.mark.parametrize(
     "params",
-    [
-        dict(solver="sgd", momentum=0.9),
-        dict(solver="adam"),
-        dict(solver="lbfgs"),
-        dict(early_stopping=True),
-    ],
-    ids=["sgd-momentum", "adam", "lbfgs", "early-stopping"],
+    [dict(solver=solver, momentum=0.9) for solver in SOLVERS]
+    + [dict(early_stopping=True)],
+    ids=[*SOLVERS, "early-stopping"],
 )
 def test_skops_round_trip(tmp_path, iris, params):
     X, y = iris
