@@ -857,7 +857,7 @@ def test_partial_fit_adaptive_rate_counts_epochs_across_calls(blobs):
     assert_same_model(ours, theirs)
 
 
-@pytest.mark.parametrize("solver", registered_solvers(stochastic=True))
+@pytest.mark.parametrize("solver", registered_solvers(mlp=True, stochastic=True))
 def test_batch_size_larger_than_the_data_warns_once_as_mlpclassifier(tiny, solver):
     X, y = tiny
     with pytest.warns(UserWarning, match="batch_size` less than 1 or larger") as got:
