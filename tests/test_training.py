@@ -68,17 +68,6 @@ def blobs():
     return X, y
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    """30 x 3, three classes: small enough for many numerical fits."""
-    rng = np.random.RandomState(0)
-    X = rng.standard_normal((30, 3))
-    y = np.repeat([0, 1, 2], 10)
-    X[y == 1] += 1.5
-    X[y == 2] -= 1.5
-    return X, y
-
-
 def glorot(rng, layer_units, activation="logistic"):
     """MLPClassifier's initial draws by hand: per layer uniform W, then uniform b."""
     factor = 2.0 if activation == "logistic" else 6.0
