@@ -18,10 +18,8 @@ _PARAMETERS = Template("""\
         Number of units of each hidden layer; ``(50,)`` with the logistic
         activation is the reference experiment's ``Affine -> Sigmoid ->
         Affine`` network.
-    activation : {$activation_names}, default="logistic"
-$activation_doc$own_parameters\
-    solver : {$solver_names}, default="adam"
-$solver_doc    gradient : {"backprop", "numerical"}, default="backprop"
+$activation_entry$own_parameters\
+$solver_entry    gradient : {"backprop", "numerical"}, default="backprop"
         How the gradient of the loss is computed, for every solver.
     alpha : float, default=0.0001
         L2 penalty: the loss gains ``0.5 * alpha * sum(W**2) / sum(w)``
@@ -119,33 +117,35 @@ def _paragraph(text):
     return wrapped + "\n"
 
 
-def choice_doc(parameter, docs, default):
-    """A numpydoc entry for a string ``parameter`` whose values ``docs`` describes."""
+def choice_doc(parameter, docs, default, intro="", outro=""):
+    """A numpydoc entry for a string ``parameter`` whose values ``docs`` describes.
+
+    ``docs`` maps each value to its description (a registry's doc text);
+    ``intro`` and ``outro`` are sentences around the list.
+    """
     names = ", ".join(f'"{name}"' for name in docs)
     body = "; ".join(f'``"{name}"``: {doc}' for name, doc in docs.items())
-    return f'    {parameter} : {{{names}}}, default="{default}"\n' + _paragraph(
-        body + "."
-    )
+    text = " ".join(part for part in (intro, body + ".", outro) if part)
+    return f'    {parameter} : {{{names}}}, default="{default}"\n' + _paragraph(text)
 
 
-def _activation_words():
-    """The words of ``_PARAMETERS`` that list activations, from ``ACTIVATIONS``."""
-    doc = "; ".join(f'``"{name}"``: {a.doc}' for name, a in ACTIVATIONS.items())
-    return dict(
-        activation_names=", ".join(f'"{name}"' for name in ACTIVATIONS),
-        activation_doc=_paragraph(f"Hidden-layer activation: {doc}."),
-    )
-
-
-def _solver_words():
-    """The words of ``_PARAMETERS`` that list solvers, from ``SOLVERS``."""
+def _registry_words():
+    """The entries of ``_PARAMETERS`` and the words that list registry names."""
     stochastic = stochastic_solvers()
     full_batch = [name for name in SOLVERS if name not in stochastic]
-    doc = "; ".join(f'``"{name}"``: {s.doc}' for name, s in SOLVERS.items())
-    doc += f". {_names(stochastic)} train on mini-batches (and offer ``partial_fit``)."
+    activations = {name: entry.doc for name, entry in ACTIVATIONS.items()}
+    solvers = {name: entry.doc for name, entry in SOLVERS.items()}
     return dict(
-        solver_names=", ".join(f'"{name}"' for name in SOLVERS),
-        solver_doc=_paragraph(doc),
+        activation_entry=choice_doc(
+            "activation", activations, "logistic", intro="Hidden-layer activation."
+        ),
+        solver_entry=choice_doc(
+            "solver",
+            solvers,
+            "adam",
+            outro=f"{_names(stochastic)} train on mini-batches (and offer "
+            "``partial_fit``).",
+        ),
         stochastic=_names(stochastic),
         full_batch=_names(full_batch, " or "),
     )
@@ -230,7 +230,7 @@ def estimator_doc(
     """
     words = dict(peer=peer, score=score, split=split)
     parameters = _PARAMETERS.substitute(
-        own_parameters=own_parameters, **words, **_activation_words(), **_solver_words()
+        own_parameters=own_parameters, **words, **_registry_words()
     )
     attributes = _ATTRIBUTES.substitute(
         own_attributes=own_attributes,

@@ -214,3 +214,12 @@ def test_float64_sigmoid_is_within_a_few_ulp_of_expit_and_silent():
     assert np.all(y[x == -np.inf] == 0) and np.all(y[x == np.inf] == 1)
     assert np.all(y[x == -745] == 0) and np.all(y[x == 745] == 1)
     assert np.all(y[x == 0] == 0.5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_activation_is_documented(name):
+    from skbp import BPClassifier, BPRegressor
+
+    for estimator in (BPClassifier, BPRegressor):
+        words = " ".join(estimator.__doc__.split())
+        assert f'``"{name}"``: {" ".join(ACTIVATIONS[name].doc.split())}' in words

@@ -121,6 +121,13 @@ def test_poisson_loss_is_stable_for_large_outputs():
         assert PoissonWithLoss().forward(np.array([[800.0]]), t[:, :1]) == np.inf
 
 
+@pytest.mark.parametrize("loss", LOSSES)
+def test_every_loss_is_documented(loss):
+    words = " ".join(BPRegressor.__doc__.split())
+    assert f'``"{loss}"``: {" ".join(OUTPUTS[loss].doc.split())}' in words
+    assert f'``"{OUTPUTS[loss].out_activation}"`` for ``loss="{loss}"``' in words
+
+
 @pytest.mark.parametrize("loss", losses("regressor"))
 def test_out_activation_is_the_loss_entrys(loss):
     X, y = np.arange(12.0).reshape(6, 2), np.arange(6.0)
