@@ -40,6 +40,7 @@ def _lock_for_fork():
 
 
 def _unlock_after_fork_in_parent():
+    """After a fork, in the parent: let its threads change ``_HELD`` again."""
     _LOCK.release()
 
 
@@ -101,7 +102,13 @@ def blas_threads():
 
 @contextmanager
 def _single_threaded(libs):
-    """Hold ``libs`` at 1 thread, counted with every other holder (see module)."""
+    """Hold ``libs`` at 1 thread, counted with every other holder (see module).
+
+    Left in a forked child (the fork taken inside), it changes nothing: the
+    child's reset has already restored the libraries, and its counts belong
+    to the child's own holders.
+    """
+    pid = os.getpid()
     with _LOCK:
         for lib in libs:
             entry = _HELD.get(lib.filepath)
@@ -112,13 +119,19 @@ def _single_threaded(libs):
     try:
         yield
     finally:
-        with _LOCK:
-            for lib in libs:
-                entry = _HELD[lib.filepath]
-                entry[0] -= 1
-                if entry[0] == 0:
-                    del _HELD[lib.filepath]
-                    _set_threads(lib, entry[1])
+        if os.getpid() == pid:
+            _release(libs)
+
+
+def _release(libs):
+    """One holder of ``libs`` leaves; the last restores their thread counts."""
+    with _LOCK:
+        for lib in libs:
+            entry = _HELD[lib.filepath]
+            entry[0] -= 1
+            if entry[0] == 0:
+                del _HELD[lib.filepath]
+                _set_threads(lib, entry[1])
 
 
 def single_threaded_blas():

@@ -43,7 +43,7 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     perturbed parameter, through the loss, plus the L2 term of the perturbed
     weights. Nothing about the network's structure is exploited: this costs
     ``2 * n_params`` forward passes per call, run in chunks of about
-    ``_NUMERICAL_CHUNK_BYTES`` per thread whatever the shapes (see
+    ``_NUMERICAL_CHUNK_BYTES`` per thread whatever the shapes and rows (see
     ``_perturbed_losses``).
     """
     params = network.params.astype(np.float64)  # always a copy: never perturbed
@@ -122,6 +122,7 @@ def _perturbed_losses(net, X, T, sample_weight, alpha, h):
     A block's chunks are spread over as many threads as BLAS may use. Returns
     ``(loss, plus, minus)``, ``plus`` and ``minus`` laid out as ``net.params``.
     """
+    X = X if sp.issparse(X) else np.asarray(X)  # converted block by block
     n_rows = X.shape[0]
     if sample_weight is not None:  # copied only if not float64 already
         sample_weight = np.asarray(sample_weight, dtype=np.float64)

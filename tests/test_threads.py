@@ -173,16 +173,24 @@ def child():
     return 0 if blas_counts() == before else 3
 
 
+def run_child():
+    code = 1
+    try:
+        code = child()
+    finally:
+        os._exit(code)
+
+
 def fork_and_wait(forked=None, timeout=120):
     pid = os.fork()
     if pid == 0:
-        code = 1
-        try:
-            code = child()
-        finally:
-            os._exit(code)
+        run_child()
     if forked is not None:
         forked.set()
+    return fork_status(pid, timeout)
+
+
+def fork_status(pid, timeout=120):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         done, status = os.waitpid(pid, os.WNOHANG)
@@ -222,6 +230,18 @@ results = {
 }
 with _threads.single_threaded_blas():
     results["single_threaded_blas held by the forking thread"] = fork_and_wait()
+
+
+def leave_in_child():
+    # The child leaves the context entered before the fork, then fits.
+    with _threads.single_threaded_blas():
+        pid = os.fork()
+    if pid == 0:
+        run_child()
+    return fork_status(pid)
+
+
+results["single_threaded_blas left in the child"] = leave_in_child()
 if set(results.values()) != {0}:
     sys.exit(f"child outcomes (0 = fit done, counts {before} restored): {results}")
 """
@@ -231,8 +251,9 @@ def test_a_child_forked_while_blas_is_held_fits_at_the_original_thread_counts():
     """A fork inherits neither skbp's lock held nor BLAS held at 1 thread.
 
     Before the at-fork reset, the child of a fork taken while another thread
-    held the lock blocked forever in its first numerical fit, and a child
-    forked inside ``single_threaded_blas`` kept BLAS at 1 thread for good.
+    held the lock blocked forever in its first numerical fit, a child forked
+    inside ``single_threaded_blas`` kept BLAS at 1 thread for good, and one
+    leaving a context entered before the fork raised a KeyError.
     """
     if not hasattr(os, "fork"):
         pytest.skip("no os.fork on this platform")
