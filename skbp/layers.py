@@ -396,8 +396,7 @@ class SoftmaxWithLoss(Layer):
 
     def backward(self, dout=1.0, out=None):
         """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
-        scale = _row_weights(self.y.shape[0], self.sample_weight, dout)
-        row_scale = scale if np.ndim(scale) == 0 else scale[:, None]
+        scale, row_scale = _row_weights(self.y.shape[0], self.sample_weight, dout)
         if self.t.ndim == 1:
             # (y - t) * scale, with t one-hot: scale y, then subtract at t.
             dx = np.multiply(self.y, row_scale, out=out)
@@ -454,11 +453,14 @@ def _weighted_mean(per_sample, sample_weight):
 def _row_weights(n_samples, sample_weight, dout):
     """Each row's factor in the gradient of the (weighted) mean loss, times ``dout``.
 
-    ``dout / n_samples``, or ``dout * w / sum(w)`` (one value per row).
+    Return ``(scale, column)``: ``dout / n_samples`` twice, or ``dout * w /
+    sum(w)`` (one value per row) and that as a column, to scale a 2-D array.
     """
     if sample_weight is None:
-        return dout / n_samples
-    return (dout / sample_weight.sum()) * sample_weight
+        scale = dout / n_samples
+        return scale, scale
+    scale = (dout / sample_weight.sum()) * sample_weight
+    return scale, scale[:, None]
 
 
 # What to do about targets too large for a loss.
@@ -503,8 +505,7 @@ class _OutputWithLoss(Layer):
     def backward(self, dout=1.0, out=None):
         """Return ``dout`` times the gradient of the (weighted) mean loss."""
         dx = self._derivative(out)
-        scale = _row_weights(dx.shape[0], self.sample_weight, dout)
-        dx *= scale if np.ndim(scale) == 0 else scale[:, None]
+        dx *= _row_weights(dx.shape[0], self.sample_weight, dout)[1]
         return dx
 
     @classmethod

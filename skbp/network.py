@@ -348,10 +348,12 @@ class Network:
 
         Of the network's weights, or of the flat vector ``params``.
         """
-        if not alpha:
-            return 0.0
-        scale = self.penalty_scale(n_samples, sample_weight, alpha)
-        return scale * sum(self.squared_weights(params))
+        scale = self.penalty_scale(n_samples, sample_weight, alpha) if alpha else 0.0
+        return self._penalty(scale, params)
+
+    def _penalty(self, scale, params=None):
+        """``scale * sum(W**2)``, 0.0 without computing the sum when ``scale`` is 0."""
+        return scale * sum(self.squared_weights(params)) if scale else 0.0
 
     def reported_loss(self, objective, n_samples, sample_weight, alpha, params=None):
         """The loss reported (``loss_``, ``tol``) from the objective trained on.
@@ -401,7 +403,7 @@ class Network:
             x, T, sample_weight, x if self.loss_layer.in_place else None
         )
         self._l2 = self.penalty_scale(X.shape[0], sample_weight, alpha) if alpha else 0
-        return loss + self.l2_penalty(X.shape[0], sample_weight, alpha)
+        return loss + self._penalty(self._l2)
 
     def backward(self):
         """Backpropagate from the loss of the last ``forward``; fill ``grads``."""
