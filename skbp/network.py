@@ -1,4 +1,14 @@
-"""A stack of layers whose parameters all live in one flat array."""
+"""A stack of layers whose parameters all live in one flat array.
+
+Which layers: the registries ``ACTIVATIONS`` (hidden activations by
+scikit-learn's name) and ``OUTPUTS`` (output layers keyed by their loss).
+Each entry carries what the rest of skbp needs of the layer (docs text,
+ONNX operator, overflow bound, initialisation gain, ``out_activation_``);
+validation, the docs, ONNX export and the tests read them, so a new
+activation or loss is one layer class in ``skbp.layers`` and one entry here
+(see docs/extending.rst). ``NetworkSpec`` and ``Network.from_spec`` rebuild
+a network at given parameters.
+"""
 
 from collections.abc import Callable, Set
 from dataclasses import dataclass, field
