@@ -419,11 +419,11 @@ def test_same_random_state_is_bit_identical_across_processes():
         for _ in range(2)
     ]
     assert runs[0] == runs[1] and len(runs[0].split()) == 2
-    here = small(random_state=7).fit(X_IRIS, Y_IRIS)._params
-    again = small(random_state=7).fit(X_IRIS, Y_IRIS)._params
+    here = flat_params(small(random_state=7).fit(X_IRIS, Y_IRIS))
+    again = flat_params(small(random_state=7).fit(X_IRIS, Y_IRIS))
     np.testing.assert_array_equal(here, again)
-    other = small().fit(X_IRIS, Y_IRIS)._params
-    assert not np.array_equal(other, small().fit(X_IRIS, Y_IRIS)._params)
+    other = flat_params(small().fit(X_IRIS, Y_IRIS))
+    assert not np.array_equal(other, flat_params(small().fit(X_IRIS, Y_IRIS)))
 
 
 @pytest.mark.parametrize("solver", registered_solvers(stochastic=True))

@@ -253,7 +253,8 @@ def test_memmap_inputs(tmp_path, tiny_separated, gradient):
     # Same model as from ordinary arrays.
     reference = _fast(gradient=gradient, batch_size=7).fit(*tiny_separated)
     assert_array_equal(
-        _fast(gradient=gradient, batch_size=7).fit(X, y)._params, flat_params(reference)
+        flat_params(_fast(gradient=gradient, batch_size=7).fit(X, y)),
+        flat_params(reference),
     )
 
 
