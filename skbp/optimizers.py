@@ -43,6 +43,7 @@ class Optimizer:
 
     state_arrays = ()
     estimator_parameters = {}
+    t = 0  # (the SGD optimizers of models pickled before the base class had none)
 
     def __init__(self, params, learning_rate_init=0.001):
         self.learning_rate_init = learning_rate_init

@@ -122,3 +122,14 @@ def test_a_new_solver_is_one_class_and_one_entry(monkeypatch):
         clf.partial_fit(X_SMALL, Y_SMALL, classes=[0, 1])
     assert clf._optimizer.t == 30
     assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+
+
+def test_partial_fit_resumes_an_optimizer_pickled_without_a_step_counter():
+    """skbp 0.1.0's SGDOptimizer counted no steps: its models still resume."""
+    clf = _stochastic("sgd", momentum=0.9)
+    clf.partial_fit(X_SMALL, Y_SMALL, classes=[0, 1])
+    del clf._optimizer.__dict__["t"]
+    velocities = clf._optimizer.velocities.copy()
+    clf.partial_fit(X_SMALL, Y_SMALL)
+    assert clf._optimizer.t == 3
+    assert not np.array_equal(clf._optimizer.velocities, velocities)
