@@ -3,11 +3,12 @@
 Each estimator's ``__init__`` is ``estimator_init(**its_own_parameters)``:
 the shared parameters are declared once, in ``BaseBP.__init__``.
 Subclasses say what is particular to them through a few hooks:
-``_encode_targets`` (validate ``y``, set ``out_activation_``, the output
-layer's name in ``OUTPUTS``, and ``n_outputs_``, and return the training
-targets), ``_sample_weight_by_target`` (extra weights, such as
-``class_weight``), ``_stratify_labels``, ``_validation_score`` and
-``_decode_targets`` (early stopping), and ``_check_fitted_model``.
+``_encode_targets`` (validate ``y``, set ``out_activation_`` and
+``n_outputs_``, and return the training targets), ``_output_loss`` (the
+output layer of a new network, a key of ``OUTPUTS``),
+``_sample_weight_by_target`` (extra weights, such as ``class_weight``),
+``_stratify_labels``, ``_validation_score`` and ``_decode_targets`` (early
+stopping), and ``_check_fitted_model``.
 """
 
 import functools
@@ -35,11 +36,11 @@ from sklearn.utils.validation import (
 from . import _callbacks, _training
 from ._version import __version__
 from .gradients import GRADIENTS
-from .network import ACTIVATIONS, Network
+from .network import ACTIVATIONS, OUTPUTS, Network, NetworkSpec
+from .optimizers import SOLVERS, stochastic_solvers
 
 # Rows per block in prediction: working memory stays bounded for any n_samples.
 _PREDICT_CHUNK_ROWS = 4096
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
 # Integer hyperparameters for which True/False are mistakes, not 1/0.
 _INTEGER_PARAMS = ("hidden_layer_sizes", "batch_size", "max_iter", "max_fun")
 # Callback state of a running fit (scikit-learn's, then skbp's): never pickled
@@ -91,10 +92,10 @@ def partial_fit_context(fit_method):
 
 
 def _check_solver(self):
-    if self.solver not in _STOCHASTIC_SOLVERS:
+    if self.solver not in stochastic_solvers():  # an invalid name too
         raise AttributeError(
-            "partial_fit is only available for stochastic solvers ('sgd', 'adam'); "
-            f"solver={self.solver!r} is not stochastic."
+            "partial_fit is only available for stochastic solvers "
+            f"{stochastic_solvers()}; solver={self.solver!r} is not stochastic."
         )
     return True
 
@@ -115,8 +116,8 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "solver": [StrOptions({"sgd", "adam", "lbfgs"})],
+        "activation": [StrOptions(ACTIVATIONS.keys())],
+        "solver": [StrOptions(SOLVERS.keys())],  # a live view: the registry
         "gradient": [StrOptions(set(GRADIENTS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
@@ -326,7 +327,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         # reported as a ValueError that says what to do, rather than as warnings.
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                if self.solver == "lbfgs":
+                if SOLVERS[self.solver].full_batch:
                     completed = _training.fit_lbfgs(self, network, X, T, sample_weight)
                 else:
                     completed = _training.fit_stochastic(
@@ -335,9 +336,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         finally:
             network.clear_cache()
         # Without the training buffers (gradient, scratch, caches).
-        self._network = Network(
-            network.layer_units, network.params, network.activation, network.output
-        )
+        self._network = Network.from_spec(network.spec, network.params)
         self._check_fitted_model(
             network, X, T, x_bound, whole_fit=completed and not incremental
         )
@@ -389,6 +388,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         self.n_layers_ = len(layer_units)
         rng = check_random_state(self.random_state)
         if first_pass:
+            spec = self._network_spec(layer_units)
             params = self._init_params(layer_units, X.dtype, rng)
             if train:
                 self._reset_history()
@@ -399,12 +399,24 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
                 "Set warm_start=False to start afresh."
             )
         else:
+            spec = self._network.spec
             params = self._network.params.astype(X.dtype)  # a copy
             self.loss_curve_ = list(self.loss_curve_)
         if train:
             self._start_call()
-        network = Network(layer_units, params, self.activation, self.out_activation_)
+        network = Network.from_spec(spec, params)
         return network, X, T, sample_weight, rng, x_bound
+
+    def _network_spec(self, layer_units):
+        """The spec of a new network: the hyperparameters, the subclass's output."""
+        output = self._output_loss()
+        parameters = OUTPUTS[output].parameters.items()
+        output_params = tuple(sorted((kw, getattr(self, p)) for p, kw in parameters))
+        return NetworkSpec(tuple(layer_units), self.activation, output, output_params)
+
+    def _output_loss(self):
+        """The key in ``OUTPUTS`` of a new network's output layer (after encoding)."""
+        raise NotImplementedError
 
     def _check_combinations(self, incremental):
         """Raise for parameter values that are invalid only together."""
@@ -474,7 +486,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
 
     def _init_params(self, layer_units, dtype, rng):
         """Draw initial parameters, layer by layer (W then b) as MLPClassifier does."""
-        factor = 2.0 if self.activation == "logistic" else 6.0
+        factor = ACTIVATIONS[self.activation].init_gain
         chunks = []
         for fan_in, fan_out in pairwise(layer_units):
             if self.weight_init_std is None:
@@ -533,7 +545,9 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
     def _announce(self, network, n_samples):
         if self.verbose and self.gradient == "numerical":
             n_params = network.params.size
-            batch = n_samples if self.solver == "lbfgs" else self._batch_size(n_samples)
+            batch = n_samples
+            if not SOLVERS[self.solver].full_batch:
+                batch = self._batch_size(n_samples)
             print(
                 f"Numerical gradient: {2 * n_params} forward passes per step "
                 f"(2 x {n_params} parameters) on batches of {batch} samples."
@@ -594,12 +608,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         new = self._copy_state()
         network = self.__dict__.get("_network")
         if network is not None:
-            new._network = Network(
-                network.layer_units,
-                network.params.copy(),
-                network.activation,
-                network.output,
-            )
+            new._network = Network.from_spec(network.spec, network.params.copy())
         return new
 
     # ------------------------------------------------------------ weights ---
@@ -680,12 +689,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             state.pop(name, None)
         network = state.pop("_network", None)
         if network is not None:  # the parameters, not the layers' caches
-            state["_network"] = (
-                network.layer_units,
-                network.activation,
-                network.output,
-                network.params,
-            )
+            state["_network"] = {**network.spec.to_state(), "params": network.params}
         state["_skbp_version"] = __version__
         return state
 
@@ -701,8 +705,11 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         network = state.pop("_network", None)
         super().__setstate__(state)
         if network is not None:
-            layer_units, activation, output, params = network
-            self._network = Network(layer_units, params, activation, output)
+            if isinstance(network, dict):
+                params = network["params"]
+            else:  # (layer_units, activation, output, params): the first skbp
+                *network, params = network
+            self._network = Network.from_spec(NetworkSpec.from_state(network), params)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

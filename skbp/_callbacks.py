@@ -27,6 +27,7 @@ import sklearn
 from sklearn.utils.validation import _num_samples
 
 from .network import Network
+from .optimizers import SOLVERS
 
 try:
     from sklearn.callback import AutoPropagatedCallback, CallbackSupportMixin
@@ -77,7 +78,7 @@ class FitTasks:
             None if sample_weight is None else {"sample_weight": sample_weight}
         )
         # The working copy's hyperparameters: those the fit runs with.
-        self.subtask_name = "iteration" if work.solver == "lbfgs" else "epoch"
+        self.subtask_name = "iteration" if SOLVERS[work.solver].full_batch else "epoch"
         self._callbacks = getattr(estimator, "_skl_callbacks", [])
         # What scikit-learn's _init_callback_context does, kept off the estimator.
         self.context = CallbackContext._from_estimator(
@@ -203,9 +204,7 @@ def fitted_attributes(est, network, params=None, copy=True):
     }
     params = network.params if params is None else params
     params = np.array(params, dtype=network.dtype, copy=copy or None)
-    attributes["_network"] = Network(
-        network.layer_units, params, network.activation, network.output
-    )
+    attributes["_network"] = Network.from_spec(network.spec, params)
     return attributes
 
 

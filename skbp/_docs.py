@@ -7,21 +7,19 @@ peer, its early-stopping score) filled in. numpydoc and Sphinx read the result
 as any docstring.
 """
 
+import textwrap
 from string import Template
+
+from .network import ACTIVATIONS
+from .optimizers import SOLVERS, stochastic_solvers
 
 _PARAMETERS = Template("""\
     hidden_layer_sizes : array-like of int, default=(100,)
         Number of units of each hidden layer; ``(50,)`` with the logistic
         activation is the reference experiment's ``Affine -> Sigmoid ->
         Affine`` network.
-    activation : {"logistic", "tanh", "relu", "identity"}, default="logistic"
-        Hidden-layer activation (``"logistic"`` is the Sigmoid layer).
-$own_parameters\
-    solver : {"sgd", "adam", "lbfgs"}, default="adam"
-        ``"sgd"`` and ``"adam"`` train on mini-batches; ``"lbfgs"`` minimises
-        the full-batch loss with :func:`scipy.optimize.minimize` (L-BFGS-B) on
-        the flat parameter vector.
-    gradient : {"backprop", "numerical"}, default="backprop"
+$activation_entry$own_parameters\
+$solver_entry    gradient : {"backprop", "numerical"}, default="backprop"
         How the gradient of the loss is computed, for every solver.
     alpha : float, default=0.0001
         L2 penalty: the loss gains ``0.5 * alpha * sum(W**2) / sum(w)``
@@ -29,18 +27,18 @@ $own_parameters\
         unweighted), so both gradients see it.
     batch_size : int or "auto", default="auto"
         Samples per mini-batch, clipped to the number of samples; ``"auto"``
-        is ``min(200, n_samples)``. Ignored by ``"lbfgs"``.
+        is ``min(200, n_samples)``. Ignored by $full_batch.
     learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
         SGD schedule. ``"invscaling"``: ``learning_rate_init / (t + 1) **
         power_t`` after each epoch, ``t`` the samples seen. ``"adaptive"``:
         divide the rate by 5 each time the stopping rule triggers, stopping
         only once it falls below 1e-6.
     learning_rate_init : float, default=0.001
-        Initial step size of ``"sgd"`` and ``"adam"``.
+        Initial step size of $stochastic.
     power_t : float, default=0.5
         Exponent of ``"invscaling"``.
     max_iter : int, default=200
-        Epochs for ``"sgd"``/``"adam"``, iterations for ``"lbfgs"``.
+        Epochs for $stochastic, iterations for $full_batch.
     shuffle : bool, default=True
         Whether to shuffle the samples before each epoch.
     random_state : int, RandomState instance or None, default=None
@@ -64,7 +62,7 @@ $own_parameters\
         stop when the held-out $score stops improving by ``tol`` for
         ``n_iter_no_change`` epochs (or the score ``scoring`` names); the
         best parameters seen are restored. Each ``fit`` call starts its own
-        stopping state. Ignored by ``"lbfgs"``, as in scikit-learn.
+        stopping state. Ignored by $full_batch, as in scikit-learn.
     validation_fraction : float, default=0.1
         Fraction held out for early stopping, in (0, 1).
     scoring : str, callable or None, default=None
@@ -98,6 +96,60 @@ $own_parameters\
     numerical_step : float, default=1e-4
         Step ``h`` of the central difference of ``gradient="numerical"``.
 """)
+
+
+def _names(names, sep=" and "):
+    """``"a"``, ``"b"`` and ``"c"`` (numpydoc literals)."""
+    quoted = [f'``"{name}"``' for name in names]
+    return ", ".join(quoted[:-1]) + sep + quoted[-1] if len(quoted) > 1 else quoted[0]
+
+
+def _paragraph(text):
+    """``text`` wrapped as the body of a numpydoc entry (8 spaces)."""
+    indent = " " * 8
+    wrapped = textwrap.fill(
+        text,
+        79,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+    )
+    return wrapped + "\n"
+
+
+def choice_doc(parameter, docs, default, intro="", outro=""):
+    """A numpydoc entry for a string ``parameter`` whose values ``docs`` describes.
+
+    ``docs`` maps each value to its description (a registry's doc text);
+    ``intro`` and ``outro`` are sentences around the list.
+    """
+    names = ", ".join(f'"{name}"' for name in docs)
+    body = "; ".join(f'``"{name}"``: {doc}' for name, doc in docs.items())
+    text = " ".join(part for part in (intro, body + ".", outro) if part)
+    return f'    {parameter} : {{{names}}}, default="{default}"\n' + _paragraph(text)
+
+
+def _registry_words():
+    """The entries of ``_PARAMETERS`` and the words that list registry names."""
+    stochastic = stochastic_solvers()
+    full_batch = [name for name in SOLVERS if name not in stochastic]
+    activations = {name: entry.doc for name, entry in ACTIVATIONS.items()}
+    solvers = {name: entry.doc for name, entry in SOLVERS.items()}
+    return dict(
+        activation_entry=choice_doc(
+            "activation", activations, "logistic", intro="Hidden-layer activation."
+        ),
+        solver_entry=choice_doc(
+            "solver",
+            solvers,
+            "adam",
+            outro=f"{_names(stochastic)} train on mini-batches (and offer "
+            "``partial_fit``).",
+        ),
+        stochastic=_names(stochastic),
+        full_batch=_names(full_batch, " or "),
+    )
+
 
 _ATTRIBUTES = Template("""\
 $own_attributes\
@@ -179,7 +231,9 @@ def estimator_doc(
     that differ between estimators.
     """
     words = dict(peer=peer, score=score, split=split)
-    parameters = _PARAMETERS.substitute(own_parameters=own_parameters, **words)
+    parameters = _PARAMETERS.substitute(
+        own_parameters=own_parameters, **words, **_registry_words()
+    )
     attributes = _ATTRIBUTES.substitute(
         own_attributes=own_attributes,
         loss_note=loss_note,

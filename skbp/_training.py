@@ -1,4 +1,4 @@
-"""The training loops: mini-batch epochs (``"sgd"``, ``"adam"``) and full-batch L-BFGS.
+"""The training loops: mini-batch epochs (stochastic solvers) and full-batch L-BFGS.
 
 Each loop trains ``network.params`` in place and records the history on the
 estimator (``n_iter_``, ``t_``, ``loss_``, ``loss_curve_``, ...). The
@@ -6,7 +6,6 @@ estimator supplies the data already validated and encoded; the loops ask it
 only for its hyperparameters and for ``_validation_score``.
 """
 
-import copy
 import math
 import time
 import warnings
@@ -21,7 +20,7 @@ from sklearn.model_selection import train_test_split
 from . import _threads
 from ._callbacks import predicting_copy
 from .gradients import GRADIENTS
-from .optimizers import AdamOptimizer, SGDOptimizer
+from .optimizers import SOLVERS
 
 # Warnings point at the caller of fit: fit_* <- _fit <- _guarded_fit <- fit <-
 # scikit-learn's _fit_context wrapper <- the caller.
@@ -152,41 +151,18 @@ def _check_not_exploded(loss, history, dtype):
 
 
 def _resume_optimizer(est, params, incremental):
-    """A new optimizer, or under ``partial_fit`` a copy of the previous one.
+    """A new optimizer, which under ``partial_fit`` resumes the previous one's state.
 
-    The copy keeps the state (velocities, moments, schedule), so that a
-    failed call leaves the estimator's unchanged, but follows hyperparameters
-    changed since with ``set_params``.
+    The new optimizer follows the hyperparameters as they are now (changed
+    with ``set_params``, perhaps); the previous one is left as it was, so
+    that a failed call leaves the estimator unchanged.
     """
-    fresh = _make_optimizer(est, params)
+    optimizer = SOLVERS[est.solver].optimizer.from_estimator(est, params)
     previous = getattr(est, "_optimizer", None) if incremental else None
-    if type(previous) is not type(fresh):
-        est._optimizer = fresh
-        return fresh
-    optimizer = copy.deepcopy(previous)
-    if optimizer.learning_rate_init != fresh.learning_rate_init:
-        optimizer.learning_rate_init = fresh.learning_rate_init
-        optimizer.learning_rate = fresh.learning_rate
-    for name, value in vars(fresh).items():
-        if isinstance(value, Real | str | bool) and name not in ("learning_rate", "t"):
-            setattr(optimizer, name, value)
+    if type(previous) is type(optimizer):
+        optimizer.load_state(previous.state())
     est._optimizer = optimizer
     return optimizer
-
-
-def _make_optimizer(est, params):
-    if est.solver == "adam":
-        return AdamOptimizer(
-            params, est.learning_rate_init, est.beta_1, est.beta_2, est.epsilon
-        )
-    return SGDOptimizer(
-        params,
-        est.learning_rate_init,
-        est.learning_rate,
-        est.momentum,
-        est.nesterovs_momentum,
-        est.power_t,
-    )
 
 
 def _split_validation(est, X, T, sample_weight, rng):
@@ -358,13 +334,10 @@ class _Validation:
         elif est.scoring is None:
             score = est._validation_score(logits, self.T, self.sample_weight)
         # A fresh output layer: the training network's caches stay as they are.
-        data_loss = type(network.loss_layer)().forward(
+        data_loss = network.new_loss_layer().forward(
             logits, self.T, self.sample_weight, out=logits
         )
-        penalty = 0.0
-        if est.alpha:
-            scale = network.penalty_scale(len(self.T), self.sample_weight, est.alpha)
-            penalty = scale * sum(network.squared_weights())
+        penalty = network.l2_penalty(len(self.T), self.sample_weight, est.alpha)
         loss = float(network.report(data_loss, penalty))
         return loss, loss if est.scoring == "loss" else score
 

@@ -310,6 +310,10 @@ class BPClassifier(ClassifierMixin, BaseBP):
         """Class indices to stratify the early-stopping split on (not multilabel)."""
         return self._class_indices(T)
 
+    def _output_loss(self):
+        """Softmax for three classes or more, logistic units otherwise."""
+        return self.out_activation_  # set by _encode_targets: a key of OUTPUTS
+
     def _validation_score(self, logits, T, sample_weight):
         """(Weighted) accuracy; subset accuracy for multilabel, as MLPClassifier."""
         if T.ndim == 1:

@@ -47,7 +47,7 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     ``_perturbed_losses``).
     """
     params = network.params.astype(np.float64)  # always a copy: never perturbed
-    net = Network(network.layer_units, params, network.activation, network.output)
+    net = Network.from_spec(network.spec, params)
     loss, plus, minus = _perturbed_losses(net, X, T, sample_weight, alpha, h)
     network.grads[...] = (plus - minus) / (2 * h)
     return loss

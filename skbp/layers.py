@@ -8,9 +8,11 @@ layer's input. Calling a layer (``layer(x)``) computes the same output as
 predictions from several threads at once.
 
 No layer writes into its inputs, unless its caller asks for it by passing
-the input itself as ``out``: ``forward`` and ``backward`` take an optional
-``out`` array to write their result into, which the training loop uses to
-reuse one set of arrays per batch size.
+the input itself as ``out``, which a layer allows by ``in_place = True``
+(see ``Layer``): ``forward`` and ``backward`` take an optional ``out`` array
+to write their result into, which the training loop uses to reuse one set of
+arrays per batch size. Each layer lists its caches in ``cached`` and drops
+them with ``clear()``.
 """
 
 from contextlib import nullcontext
@@ -18,8 +20,11 @@ from contextlib import nullcontext
 import numpy as np
 from scipy.special import expit, xlogy
 
+from . import _kernels
+
 __all__ = [
     "Affine",
+    "Layer",
     "Identity",
     "IdentityWithLoss",
     "PoissonWithLoss",
@@ -31,7 +36,26 @@ __all__ = [
 ]
 
 
-class Affine:
+class Layer:
+    """What every layer declares to the network that runs it.
+
+    ``in_place``: whether ``forward(x, out=x)`` and ``layer(x, out=x)`` are
+    allowed, the layer reading ``x`` (for its cache too) before writing
+    ``out``; the network then gives an activation its input as output
+    instead of a new array. ``cached``: the attributes ``forward`` caches
+    for ``backward``, which ``clear()`` drops.
+    """
+
+    in_place = False
+    cached = ()
+
+    def clear(self):
+        """Drop what the last ``forward`` cached."""
+        for name in self.cached:
+            setattr(self, name, None)
+
+
+class Affine(Layer):
     """Fully connected layer ``Y = X @ W + b``.
 
     Parameters
@@ -71,6 +95,8 @@ class Affine:
            [101., 202., 303.]])
     """
 
+    cached = ("x",)
+
     def __init__(self, W, b, dW=None, db=None):
         self.W = W
         self.b = b
@@ -107,11 +133,8 @@ class Affine:
             np.matmul(self.x.T, dout, out=self.dW)
         else:
             self.dW[...] = self.x.T @ dout
-        # db = sum over rows, as a matrix-vector product (faster than a reduce).
-        n = len(dout)
-        if self._ones is None or len(self._ones) < n or self._ones.dtype != dout.dtype:
-            self._ones = np.ones(n, dout.dtype)
-        np.matmul(self._ones[:n], dout, out=self.db)
+        # db = dout.sum(axis=0)
+        self._ones = _kernels.column_sum(dout, self.db, self._ones)
 
 
 def _assign(out, value):
@@ -122,7 +145,7 @@ def _assign(out, value):
     return out
 
 
-class Sigmoid:
+class Sigmoid(Layer):
     """Logistic activation ``y = 1 / (1 + exp(-x))``.
 
     Computed as written with numpy's ``exp``, in every dtype: numpy
@@ -148,6 +171,9 @@ class Sigmoid:
     >>> layer.backward(np.ones((1, 3)))
     array([[0.  , 0.25, 0.  ]])
     """
+
+    in_place = True
+    cached = ("out",)
 
     def __init__(self):
         self.out = None
@@ -175,7 +201,7 @@ class Sigmoid:
         return dx
 
 
-class Tanh:
+class Tanh(Layer):
     """Hyperbolic tangent activation ``y = tanh(x)``; ``dx = dout * (1 - y**2)``.
 
     Examples
@@ -188,6 +214,9 @@ class Tanh:
     >>> layer.backward(np.ones((1, 2)))
     array([[1., 0.]])
     """
+
+    in_place = True
+    cached = ("out",)
 
     def __init__(self):
         self.out = None
@@ -209,7 +238,7 @@ class Tanh:
         return dx
 
 
-class ReLU:
+class ReLU(Layer):
     """Rectified linear activation ``y = max(x, 0)``; ``dx = dout * (x > 0)``.
 
     Examples
@@ -222,6 +251,9 @@ class ReLU:
     >>> layer.backward(np.array([[5.0, 5.0]]))
     array([[0., 5.]])
     """
+
+    in_place = True
+    cached = ("mask",)
 
     def __init__(self):
         self.mask = None
@@ -240,7 +272,7 @@ class ReLU:
         return np.multiply(dout, self.mask, out=out)
 
 
-class Identity:
+class Identity(Layer):
     """Identity activation ``y = x``; ``dx = dout``.
 
     Examples
@@ -250,6 +282,8 @@ class Identity:
     >>> Identity().forward(np.array([[1.5]]))
     array([[1.5]])
     """
+
+    in_place = True
 
     def __call__(self, x, out=None):
         """Return ``x`` (copied into ``out`` if given)."""
@@ -264,103 +298,26 @@ class Identity:
         return self(dout, out)
 
 
-# Lowest finite value per dtype (np.finfo is too slow for the training loop).
-_FLOAT_MIN = {
-    np.dtype(t): np.finfo(t).min for t in (np.float16, np.float32, np.float64)
-}
-
-
-# Largest span max(x) - min(x) of a batch's logits for which SoftmaxWithLoss
-# shifts the whole batch by one max instead of each row by its own: rounding
-# the shift then costs each probability a relative error of at most
-# span * eps (64 eps in float64, 16 eps in float32), and nothing under- or
-# overflows.
-_ONE_SHIFT_SPAN = {np.dtype(np.float64): 64.0, np.dtype(np.float32): 16.0}
-
-
-def _shifted_logits(x, out=None):
-    """Return ``x - max(x)`` row by row (into ``out`` if given), clipped to finite.
-
-    Logits spanning more than the float range give ``-inf``: they are clipped
-    to the lowest finite value so that ``0 * log_y`` stays 0 for the classes
-    a sample does not belong to.
-    """
-    with np.errstate(over="ignore"):
-        shifted = np.subtract(x, _row_max(x), out=out)
-    np.maximum(shifted, _FLOAT_MIN[shifted.dtype], out=shifted)
-    return shifted
-
-
-def _row_max(x):
-    """``x.max(axis=-1, keepdims=True)``, column by column for many short rows.
-
-    Reducing 10-element rows one by one is numpy's slow case; a running
-    elementwise maximum over the columns computes the same values 4x faster.
-    """
-    if x.ndim == 2 and 2 <= x.shape[1] <= 16 and x.shape[0] >= 256:
-        top = np.maximum(x[:, 0], x[:, 1])
-        for j in range(2, x.shape[1]):
-            np.maximum(top, x[:, j], out=top)
-        return top[:, None]
-    return x.max(axis=-1, keepdims=True)
-
-
-def _row_sum(y):
-    """``y.sum(axis=-1, keepdims=True)``; a matrix-vector product for many rows."""
-    if y.ndim == 2 and y.shape[0] >= 256:
-        return (y @ np.ones(y.shape[1], y.dtype))[:, None]
-    return np.add.reduce(y, axis=-1, keepdims=True)
-
-
-def _shift(x, out=None):
-    """Return ``(x - max, bounded)``: one max for the whole array when it spans little.
-
-    ``bounded`` says whether the span of ``x`` is at most ``_ONE_SHIFT_SPAN``:
-    then one shift serves every row (cheaper than a max per row) and nothing
-    downstream can overflow. Otherwise each row is shifted by its own max.
-    """
-    top = np.maximum.reduce(x, axis=None)
-    # (Python floats: a span beyond the float range is inf, silently.)
-    span = float(top) - float(np.minimum.reduce(x, axis=None))
-    bounded = span <= _ONE_SHIFT_SPAN.get(x.dtype, 0)
-    if bounded:
-        return np.subtract(x, top, out=out), True
-    return _shifted_logits(x, out), False
-
-
 def softmax(x, out=None):
     """Row-wise softmax (into ``out`` if given, which may be ``x``), stably.
 
     Each row is shifted by its own max, so a row's probabilities do not
     depend on the other rows.
     """
-    shifted = _shifted_logits(x, out)
+    shifted = _kernels.shifted_logits(x, out)
     y = np.exp(shifted, out=shifted)
-    y /= _row_sum(y)
+    y /= _kernels.row_sum(y)
     return y
 
 
 def log_softmax(x):
     """Row-wise log-softmax by the log-sum-exp trick; finite for finite ``x``."""
-    shifted = _shifted_logits(x)
-    shifted -= np.log(_row_sum(np.exp(shifted)))
+    shifted = _kernels.shifted_logits(x)
+    shifted -= np.log(_kernels.row_sum(np.exp(shifted)))
     return shifted
 
 
-def cross_entropy(log_y, t, sample_weight=None):
-    """Mean (or ``sample_weight``-weighted mean) cross-entropy of ``t`` under ``log_y``.
-
-    Works on stacks: ``log_y`` of shape (..., n_samples, n_classes) gives
-    one loss per leading index.
-    """
-    with np.errstate(over="ignore"):
-        per_sample = np.einsum("...ij,...ij->...i", log_y, t)
-        if sample_weight is None:
-            return -per_sample.mean(axis=-1)
-        return -(per_sample @ sample_weight) / sample_weight.sum()
-
-
-class SoftmaxWithLoss:
+class SoftmaxWithLoss(Layer):
     """Softmax output with mean cross-entropy loss.
 
     ``forward(x, t)`` returns ``E = -mean_i log softmax(x)_{i, t_i}``,
@@ -398,6 +355,8 @@ class SoftmaxWithLoss:
 
     # The loss is reported as trained on (see ``IdentityWithLoss``).
     reports_mean_over_outputs = False
+    in_place = True
+    cached = ("y", "t", "sample_weight", "_flat_t")
 
     def __init__(self):
         self.y = None
@@ -412,25 +371,22 @@ class SoftmaxWithLoss:
         return softmax(x, out=out)
 
     def forward(self, x, t, sample_weight=None, out=None):
-        """Cache softmax(x) (into ``out`` if given) and ``t``; return the loss."""
-        shifted, bounded = _shift(x, out)
+        """Cache softmax(x) (into ``out`` if given) and ``t``; return the loss.
+
+        ``E_i = log(sum_k exp(z_ik)) - z_it = -log softmax(z)_it``, where
+        ``z`` is ``x`` shifted by a max (``_kernels.shift``), which changes
+        neither; for soft rows ``t_i``, ``sum_k t_ik log(...) - z_i . t_i``.
+        """
+        z, bounded = _kernels.shift(x, out)
         with nullcontext() if bounded else np.errstate(over="ignore"):
-            if t.ndim == 1:
-                self._flat_t = self._row_starts(*shifted.shape) + t
-                true_logit = shifted.ravel()[self._flat_t]
-            else:
-                true_logit = np.einsum("ij,ij->i", shifted, t)
-            y = np.exp(shifted, out=shifted)
-            row_sum = _row_sum(y)
-            # -log y_it = log(sum_k exp(shifted_ik)) - shifted_it
+            true_logit = self._true_logits(z, t)  # before exp overwrites z
+            y = np.exp(z, out=z)
+            row_sum = _kernels.row_sum(y)
             per_sample = np.log(row_sum[:, 0])
             if t.ndim != 1:
                 per_sample *= t.sum(axis=1)
             per_sample -= true_logit
-            if sample_weight is None:
-                loss = np.add.reduce(per_sample) / len(per_sample)
-            else:
-                loss = (per_sample @ sample_weight) / sample_weight.sum()
+            loss = _weighted_mean(per_sample, sample_weight)
         y /= row_sum
         self.y = y
         self.t = t
@@ -440,11 +396,7 @@ class SoftmaxWithLoss:
 
     def backward(self, dout=1.0, out=None):
         """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
-        if self.sample_weight is None:
-            scale = row_scale = dout / self.t.shape[0]
-        else:
-            scale = (dout / self.sample_weight.sum()) * self.sample_weight
-            row_scale = scale[:, None]
+        scale, row_scale = _row_weights(self.y.shape[0], self.sample_weight, dout)
         if self.t.ndim == 1:
             # (y - t) * scale, with t one-hot: scale y, then subtract at t.
             dx = np.multiply(self.y, row_scale, out=out)
@@ -474,9 +426,14 @@ class SoftmaxWithLoss:
         per_sample += m[..., 0]
         per_sample *= T.sum(axis=1)[:, None]
         per_sample -= target
-        if sample_weight is None:
-            return per_sample.mean(axis=0)
-        return sample_weight @ per_sample / sample_weight.sum()
+        return _weighted_mean(per_sample, sample_weight)
+
+    def _true_logits(self, z, t):
+        """``z_it`` for class indices ``t`` (a flat gather), ``z_i . t_i`` for rows."""
+        if t.ndim != 1:
+            return np.einsum("ij,ij->i", z, t)
+        self._flat_t = self._row_starts(*z.shape) + t
+        return z.ravel()[self._flat_t]
 
     def _row_starts(self, n_samples, n_classes):
         """``[0, n_classes, 2 n_classes, ...]``: flat offsets of the rows (cached)."""
@@ -489,31 +446,47 @@ class SoftmaxWithLoss:
 def _weighted_mean(per_sample, sample_weight):
     """Mean over the first axis, or its ``sample_weight``-weighted mean."""
     if sample_weight is None:
-        return per_sample.mean(axis=0)
+        return np.add.reduce(per_sample, axis=0) / len(per_sample)  # .mean(0)
     return sample_weight @ per_sample / sample_weight.sum()
 
 
-def _scaled_residual(y, t, sample_weight, dout, out):
-    """``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``), into ``out``."""
-    dx = np.subtract(y, t, out=out)
+def _row_weights(n_samples, sample_weight, dout):
+    """Each row's factor in the gradient of the (weighted) mean loss, times ``dout``.
+
+    Return ``(scale, column)``: ``dout / n_samples`` twice, or ``dout * w /
+    sum(w)`` (one value per row) and that as a column, to scale a 2-D array.
+    """
     if sample_weight is None:
-        dx *= dout / t.shape[0]
-    else:
-        dx *= ((dout / sample_weight.sum()) * sample_weight)[:, None]
-    return dx
+        scale = dout / n_samples
+        return scale, scale
+    scale = (dout / sample_weight.sum()) * sample_weight
+    return scale, scale[:, None]
 
 
-class _OutputWithLoss:
+# What to do about targets too large for a loss.
+SCALE_Y = (
+    "Scale y, for example with TransformedTargetRegressor(regressor=..., "
+    "transformer=StandardScaler())"
+)
+
+
+class _OutputWithLoss(Layer):
     """An elementwise output ``y = self(x)`` with a loss summed over outputs.
 
-    Subclasses give ``__call__`` and ``_per_sample`` (the loss of each row,
-    summed over the last axis); the loss is its (weighted) mean over rows,
-    and ``(y - t) / batch_size`` its gradient, as for their canonical link.
+    Subclasses give ``__call__`` (the prediction link), ``_per_sample`` (the
+    loss of each row, summed over the last axis) and ``_derivative`` (its
+    derivative with respect to ``x``, row by row); the loss is the
+    (weighted) mean of ``_per_sample`` over rows, and its gradient
+    ``_derivative`` scaled by each row's weight in that mean. Constructor
+    arguments, if any, are the loss's parameters (``OUTPUTS`` says which
+    estimator hyperparameters give them).
     """
 
     # Whether the reported loss (``loss_``, ``tol``) averages the data term
     # over outputs instead of summing it, as trained (see ``IdentityWithLoss``).
     reports_mean_over_outputs = False
+    in_place = True
+    cached = ("y", "t", "sample_weight")
 
     def __init__(self):
         self.y = None
@@ -530,8 +503,14 @@ class _OutputWithLoss:
         return self.loss
 
     def backward(self, dout=1.0, out=None):
-        """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
-        return _scaled_residual(self.y, self.t, self.sample_weight, dout, out)
+        """Return ``dout`` times the gradient of the (weighted) mean loss."""
+        dx = self._derivative(out)
+        dx *= _row_weights(dx.shape[0], self.sample_weight, dout)[1]
+        return dx
+
+    @classmethod
+    def check_targets(cls, T):
+        """Raise a ValueError if this loss cannot be trained on the targets ``T``."""
 
     def stacked_loss(self, z, T, sample_weight=None):
         """Loss of each stacked copy of the raw outputs, as ``forward`` computes it.
@@ -584,6 +563,10 @@ class SigmoidWithLoss(_OutputWithLoss):
         """Return the label probabilities ``sigmoid(x)`` without caching anything."""
         return self._sigmoid(x, out)
 
+    def _derivative(self, out=None):
+        """``y - t``: the canonical link's derivative of each row's loss."""
+        return np.subtract(self.y, self.t, out=out)
+
     @staticmethod
     def _per_sample(x, t):
         """``sum_j log(1 + exp(x_j)) - t_j x_j`` over the last axis."""
@@ -634,6 +617,27 @@ class IdentityWithLoss(_OutputWithLoss):
         """Return the predictions: ``x`` itself (copied into ``out`` if given)."""
         return _assign(out, x)
 
+    @classmethod
+    def check_targets(cls, T):
+        """Raise if a squared error of ``T``'s size and magnitude may overflow.
+
+        Beyond ``|t| = sqrt(largest float / (4 * T.size))``, the squared
+        error of a prediction off by ``|t|`` may.
+        """
+        finfo = np.finfo(T.dtype)
+        largest = float(np.abs(T).max()) if T.size else 0.0
+        limit = float(np.sqrt(float(finfo.max) / (4 * max(T.size, 1))))
+        if largest >= limit:
+            raise ValueError(
+                f"y is too large for the squared error in {finfo.dtype}: the "
+                f"largest |y| is {largest:.3g}, and the squared errors of {T.size} "
+                f"targets may overflow beyond |y| = {limit:.3g}. {SCALE_Y}."
+            )
+
+    def _derivative(self, out=None):
+        """``y - t``: the canonical link's derivative of each row's loss."""
+        return np.subtract(self.y, self.t, out=out)
+
     @staticmethod
     def _per_sample(x, t):
         """``sum_j (x_j - t_j)**2 / 2`` over the last axis."""
@@ -681,6 +685,20 @@ class PoissonWithLoss(_OutputWithLoss):
         """Return the predictions ``exp(x)`` (into ``out`` if given), uncached."""
         with np.errstate(over="ignore"):
             return np.exp(x, out=out)
+
+    @classmethod
+    def check_targets(cls, T):
+        """Raise unless every target is non-negative."""
+        if (T < 0).any():
+            raise ValueError(
+                "loss='poisson' needs non-negative targets (counts or rates), but y "
+                f"has negative values (the smallest is {T.min()!r}). Use "
+                "loss='squared_error', or shift y."
+            )
+
+    def _derivative(self, out=None):
+        """``y - t``: the canonical link's derivative of each row's loss."""
+        return np.subtract(self.y, self.t, out=out)
 
     @staticmethod
     def _per_sample(x, t):

@@ -1,5 +1,17 @@
-"""A stack of layers whose parameters all live in one flat array."""
+"""A stack of layers whose parameters all live in one flat array.
 
+Which layers: the registries ``ACTIVATIONS`` (hidden activations by
+scikit-learn's name) and ``OUTPUTS`` (output layers keyed by their loss).
+Each entry carries what the rest of skbp needs of the layer (docs text,
+ONNX operator, overflow bound, initialisation gain, ``out_activation_``);
+validation, the docs, ONNX export and the tests read them, so a new
+activation or loss is one layer class in ``skbp.layers`` and one entry here
+(see docs/extending.rst). ``NetworkSpec`` and ``Network.from_spec`` rebuild
+a network at given parameters.
+"""
+
+from collections.abc import Callable, Set
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
@@ -16,19 +28,193 @@ from .layers import (
     Tanh,
 )
 
-# Hidden-layer activations by scikit-learn's name.
-ACTIVATIONS = {"logistic": Sigmoid, "tanh": Tanh, "relu": ReLU, "identity": Identity}
-# Largest |output| of the activations whose output is bounded whatever the input.
-_BOUNDED_ACTIVATIONS = {"logistic": 1.0, "tanh": 1.0}
 
-# Output layers (each owns its loss) by their ``out_activation_`` name, as in
-# scikit-learn's MLPs: "exp" is the Poisson loss's log link.
-OUTPUTS = {
-    "softmax": SoftmaxWithLoss,
-    "logistic": SigmoidWithLoss,
-    "identity": IdentityWithLoss,
-    "exp": PoissonWithLoss,
+@dataclass(frozen=True)
+class Activation:
+    """An entry of ``ACTIVATIONS``: a hidden layer and what the package asks of it.
+
+    Attributes
+    ----------
+    layer : type
+        The layer class (a ``skbp.layers.Layer``), built with no arguments.
+    doc : str
+        Its formula, for the estimators' docstrings.
+    onnx_op : str or None
+        The ONNX operator computing it; None if it cannot be exported.
+    output_bound : callable
+        ``output_bound(b)`` bounds ``|output|`` for inputs with ``|x| <= b``
+        (the overflow check, ``Network.cannot_overflow``).
+    init_gain : float, default=6.0
+        ``k`` of the Glorot-uniform initialisation ``sqrt(k / (fan_in +
+        fan_out))``: 2 for logistic units, 6 otherwise, as scikit-learn's MLP.
+    """
+
+    layer: type
+    doc: str
+    onnx_op: str | None
+    output_bound: Callable[[float], float]
+    init_gain: float = 6.0
+
+
+# Hidden-layer activations by scikit-learn's name.
+ACTIVATIONS = {
+    "logistic": Activation(
+        Sigmoid,
+        "the Sigmoid layer ``1 / (1 + exp(-x))``",
+        "Sigmoid",
+        lambda b: 1.0,
+        2.0,
+    ),
+    "tanh": Activation(Tanh, "``tanh(x)``", "Tanh", lambda b: min(b, 1.0)),
+    "relu": Activation(ReLU, "``max(x, 0)``", "Relu", lambda b: b),
+    "identity": Activation(Identity, "``x``", "Identity", lambda b: b),
 }
+
+
+@dataclass(frozen=True)
+class Output:
+    """An entry of ``OUTPUTS``: an output layer with its loss, keyed by the loss.
+
+    Attributes
+    ----------
+    layer : type
+        The output layer class: its prediction link (``__call__``), its
+        per-sample loss and gradient, and ``check_targets``.
+    estimator : {"classifier", "regressor"}
+        Which estimator trains it (a regressor's ``loss`` names it).
+    out_activation : str
+        The ``out_activation_`` a model with this output reports (MLP's name).
+    onnx_op : str or None
+        The ONNX operator of its prediction link; None if it cannot be exported.
+    doc : str
+        What it is, for the estimators' docstrings.
+    parameters : dict, default={}
+        ``{estimator hyperparameter: layer constructor keyword}``: the loss's
+        own parameters, fixed when the model is first fitted.
+    """
+
+    layer: type
+    estimator: str
+    out_activation: str
+    onnx_op: str | None
+    doc: str
+    parameters: dict = field(default_factory=dict)
+
+
+OUTPUTS = {
+    "softmax": Output(
+        SoftmaxWithLoss,
+        "classifier",
+        "softmax",
+        "Softmax",
+        "softmax output, cross-entropy loss (three classes or more)",
+    ),
+    "logistic": Output(
+        SigmoidWithLoss,
+        "classifier",
+        "logistic",
+        "Sigmoid",
+        "one logistic unit per label, binary cross-entropy (binary, multilabel)",
+    ),
+    "squared_error": Output(
+        IdentityWithLoss,
+        "regressor",
+        "identity",
+        "Identity",
+        "identity output, trained on half the squared error averaged over "
+        "samples and summed over outputs (its gradient), and reported averaged "
+        "over outputs, as ``MLPRegressor`` does",
+    ),
+    "poisson": Output(
+        PoissonWithLoss,
+        "regressor",
+        "exp",
+        "Exp",
+        "output ``exp(z)`` (the log link) and half the Poisson deviance summed "
+        "over outputs, for non-negative ``y`` such as counts",
+    ),
+}
+
+
+def losses(estimator):
+    """The keys of ``OUTPUTS`` that ``estimator`` ("classifier", "regressor") trains."""
+    return list(LossNames(estimator))
+
+
+class LossNames(Set):
+    """``losses(estimator)`` as a live set: entries registered later count too.
+
+    scikit-learn's ``StrOptions`` keeps the set it is given; given this one,
+    validation follows ``OUTPUTS`` as it is when ``fit`` runs.
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def __contains__(self, name):
+        entry = OUTPUTS.get(name)
+        return entry is not None and entry.estimator == self.estimator
+
+    def __iter__(self):
+        return (name for name in OUTPUTS if name in self)
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
+# The output names of models saved before OUTPUTS was keyed by the loss.
+_LEGACY_OUTPUTS = {"identity": "squared_error", "exp": "poisson"}
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Everything but the parameters that rebuilds a ``Network``.
+
+    Attributes
+    ----------
+    layer_units : tuple of int
+        ``(n_features, *hidden_layer_sizes, n_outputs)``.
+    activation : str
+        Key of ``ACTIVATIONS``.
+    output : str
+        Key of ``OUTPUTS``.
+    output_params : tuple of (str, object)
+        The output layer's constructor arguments.
+    """
+
+    layer_units: tuple
+    activation: str = "logistic"
+    output: str = "softmax"
+    output_params: tuple = ()
+
+    def to_state(self):
+        """The spec as plain values (pickles, skops files)."""
+        return {
+            "layer_units": list(self.layer_units),
+            "activation": self.activation,
+            "output": self.output,
+            "output_params": dict(self.output_params),
+        }
+
+    @classmethod
+    def from_state(cls, state):
+        """The spec ``to_state`` gave, or a legacy ``(units, activation, output)``."""
+        if not isinstance(state, dict):  # saved by skbp before the spec existed
+            units, activation, output = state
+            state = {"layer_units": units, "activation": activation, "output": output}
+        output = _LEGACY_OUTPUTS.get(state["output"], state["output"])
+        if output not in OUTPUTS or state["activation"] not in ACTIVATIONS:
+            raise ValueError(
+                f"This model's network (activation={state['activation']!r}, output="
+                f"{state['output']!r}) uses a layer this skbp does not have; load "
+                "it with the skbp version that saved it."
+            )
+        return cls(
+            tuple(int(n) for n in state["layer_units"]),
+            state["activation"],
+            output,
+            tuple(sorted(state.get("output_params", {}).items())),
+        )
 
 
 class Network:
@@ -52,6 +238,8 @@ class Network:
         Output layer with its loss, a key of ``OUTPUTS``.
     dtype : dtype, default=np.float64
         Dtype of a newly allocated ``params``.
+    output_params : dict, optional
+        Constructor arguments of the output layer (the loss's parameters).
     """
 
     def __init__(
@@ -61,10 +249,12 @@ class Network:
         activation="logistic",
         output="softmax",
         dtype=np.float64,
+        output_params=None,
     ):
         self.layer_units = [int(n) for n in layer_units]
         self.activation = activation
         self.output = output
+        self.output_params = dict(output_params or {})
         self.shapes = list(pairwise(self.layer_units))
         n_params = sum(n_in * n_out + n_out for n_in, n_out in self.shapes)
         if params is None:
@@ -83,11 +273,36 @@ class Network:
         ]
         self.layers = []
         for affine in self.affines[:-1]:
-            self.layers += [affine, ACTIVATIONS[activation]()]
+            self.layers += [affine, ACTIVATIONS[activation].layer()]
         self.layers.append(self.affines[-1])
         self._upper_layers_reversed = self.layers[:0:-1]  # backward's order
-        self.loss_layer = OUTPUTS[output]()
+        self.loss_layer = self.new_loss_layer()
         self._scratch_by_size = {}
+
+    @classmethod
+    def from_spec(cls, spec, params):
+        """The network ``spec`` describes, wrapping the flat vector ``params``."""
+        return cls(
+            spec.layer_units,
+            params,
+            spec.activation,
+            spec.output,
+            output_params=dict(spec.output_params),
+        )
+
+    @property
+    def spec(self):
+        """The ``NetworkSpec`` that rebuilds this network (with ``from_spec``)."""
+        return NetworkSpec(
+            tuple(self.layer_units),
+            self.activation,
+            self.output,
+            tuple(sorted(self.output_params.items())),
+        )
+
+    def new_loss_layer(self):
+        """A fresh output layer of this network's kind (its own caches)."""
+        return OUTPUTS[self.output].layer(**self.output_params)
 
     @property
     def grads(self):
@@ -138,6 +353,18 @@ class Network:
             if name[0] == "W"
         ]
 
+    def l2_penalty(self, n_samples, sample_weight, alpha, params=None):
+        """The L2 term ``0.5 * alpha * sum(W**2) / sum(w)`` (0.0 when ``alpha`` is 0).
+
+        Of the network's weights, or of the flat vector ``params``.
+        """
+        scale = self.penalty_scale(n_samples, sample_weight, alpha) if alpha else 0.0
+        return self._penalty(scale, params)
+
+    def _penalty(self, scale, params=None):
+        """``scale * sum(W**2)``, 0.0 without computing the sum when ``scale`` is 0."""
+        return scale * sum(self.squared_weights(params)) if scale else 0.0
+
     def reported_loss(self, objective, n_samples, sample_weight, alpha, params=None):
         """The loss reported (``loss_``, ``tol``) from the objective trained on.
 
@@ -148,10 +375,7 @@ class Network:
         """
         if self.reported_divisor == 1:
             return objective
-        penalty = 0.0
-        if alpha:
-            scale = self.penalty_scale(n_samples, sample_weight, alpha)
-            penalty = scale * sum(self.squared_weights(params))
+        penalty = self.l2_penalty(n_samples, sample_weight, alpha, params)
         return self.report(objective - penalty, penalty)
 
     def report(self, data_loss, penalty):
@@ -185,11 +409,11 @@ class Network:
         x = X
         for layer, out in zip(self.layers, forward_out, strict=True):
             x = layer.forward(x, out if out is not None else x)
-        loss = self.loss_layer.forward(x, T, sample_weight, x)
+        loss = self.loss_layer.forward(
+            x, T, sample_weight, x if self.loss_layer.in_place else None
+        )
         self._l2 = self.penalty_scale(X.shape[0], sample_weight, alpha) if alpha else 0
-        if self._l2:
-            loss += self._l2 * sum(self.squared_weights())
-        return loss
+        return loss + self._penalty(self._l2)
 
     def backward(self):
         """Backpropagate from the loss of the last ``forward``; fill ``grads``."""
@@ -209,7 +433,7 @@ class Network:
     def _scratch(self, n_samples):
         """Output arrays of each layer's forward and backward for a batch size.
 
-        Forward: one per Affine, None for the activations (they work in place);
+        Forward: one per layer, None for those working in place (``in_place``);
         backward: the gradient each layer above the first returns, ordered as
         the layers, then the loss layer's. Kept for the last two batch sizes
         (an epoch has at most two).
@@ -224,7 +448,7 @@ class Network:
                 for k in range(len(self.layers))
             ]
             forward_out = [
-                np.empty(shape, self.dtype) if isinstance(layer, Affine) else None
+                None if layer.in_place else np.empty(shape, self.dtype)
                 for layer, shape in zip(self.layers, shapes, strict=True)
             ]
             backward_out = [np.empty(shape, self.dtype) for shape in shapes]
@@ -238,9 +462,9 @@ class Network:
     def cannot_overflow(self, x_bound):
         """Whether no layer's output can overflow for any input with ``|x| <= x_bound``.
 
-        Layer by layer, ``|x @ W + b| <= x_bound * max_j sum_i |W_ij| + max|b|``;
-        a logistic or tanh unit's output is at most 1, a relu or identity
-        unit's at most its input. Rounding can make a computed sum exceed its
+        Layer by layer, ``|x @ W + b| <= x_bound * max_j sum_i |W_ij| + max|b|``,
+        and each activation bounds its output given that bound
+        (``Activation.output_bound``). Rounding can make a computed sum exceed its
         exact bound by a factor of at most ``1 + n * eps`` (``n`` terms), so
         the bound is compared with the float range divided by that factor
         and by 2. A few passes over the weights, none over the data.
@@ -250,11 +474,11 @@ class Network:
         if not fan_in * finfo.eps < 1:
             return False
         limit = float(finfo.max) / (2 * (1 + fan_in * float(finfo.eps)))
-        cap = _BOUNDED_ACTIVATIONS.get(self.activation, np.inf)
+        activation_bound = ACTIVATIONS[self.activation].output_bound
         bound = float(x_bound)
         for k, affine in enumerate(self.affines):
             if k:
-                bound = min(bound, cap)
+                bound = activation_bound(bound)
             column_sums = np.abs(affine.W).sum(axis=0, dtype=np.float64)
             bound = bound * float(column_sums.max()) + float(np.abs(affine.b).max())
             if not bound <= limit:  # also False for NaN
@@ -262,20 +486,18 @@ class Network:
         return True
 
     def clear_cache(self):
-        """Drop the activations cached by the last training pass."""
+        """Drop what the last training pass cached (each layer's ``clear()``)."""
         for layer in [*self.layers, self.loss_layer]:
-            for name in ("x", "out", "mask", "y", "t", "sample_weight", "_flat_t"):
-                if hasattr(layer, name):
-                    setattr(layer, name, None)
+            layer.clear()
         self._scratch_by_size.clear()
 
 
 def apply_layers(layers, x):
-    """Run ``layers`` on ``x`` without caching; activations work in place.
+    """Run ``layers`` on ``x`` without caching; ``in_place`` layers work in place.
 
-    Each activation overwrites the Affine output it receives, which is
-    scratch, so ``layers`` must start with an Affine (``x`` is never written).
+    Such a layer overwrites the output of the layer below, which is scratch,
+    so ``layers`` must start with one that is not (``x`` is never written).
     """
     for layer in layers:
-        x = layer(x) if isinstance(layer, Affine) else layer(x, out=x)
+        x = layer(x, out=x) if layer.in_place else layer(x)
     return x

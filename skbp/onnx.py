@@ -21,7 +21,8 @@ hyperparameters, so it computes what ``predict`` computes even after
 - logistic units (multilabel): probabilities ``Sigmoid(z)``, labels the
   int64 indicator matrix ``z > 0`` (probability above 0.5), as
   ``MLPClassifier``'s converter gives;
-- ``"identity"`` or ``"exp"`` (regression): predictions of shape
+- regression: the output layer's link (``OUTPUTS[loss].onnx_op``: identity
+  for the squared error, ``Exp`` for the Poisson loss), predictions of shape
   ``(n_samples, n_outputs_)``.
 
 An unfitted estimator raises scikit-learn's ``NotFittedError``.
@@ -87,17 +88,12 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
 
 import skbp
 from skbp.classifier import is_binary
-from skbp.network import Network
+from skbp.network import ACTIVATIONS, OUTPUTS, Network
 
-# ONNX operator of each hidden activation (None: nothing to apply).
-HIDDEN_OPS = {"logistic": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "identity": None}
-# ONNX operator of each output layer, keyed on its name in ``OUTPUTS``.
-OUTPUT_OPS = {
-    "softmax": "Softmax",
-    "logistic": "Sigmoid",
-    "identity": "Identity",
-    "exp": "Exp",
-}
+# ONNX operator of each hidden activation (None: it cannot be exported).
+HIDDEN_OPS = {name: entry.onnx_op for name, entry in ACTIVATIONS.items()}
+# ONNX operator of each output layer, keyed on its loss in ``OUTPUTS``.
+OUTPUT_OPS = {name: entry.onnx_op for name, entry in OUTPUTS.items()}
 # The options skl2onnx's MLPClassifier converter offers.
 CLASSIFIER_OPTIONS = {
     "zipmap": [True, False, "columns"],
@@ -130,7 +126,7 @@ def _add_logits(scope, operator, container, network):
         cast_input = scope.get_unique_variable_name("cast_input")
         _node(scope, container, "Cast", x, cast_input, to=proto_dtype)
         x = cast_input
-    hidden_op = HIDDEN_OPS[network.activation]
+    hidden_op = _hidden_op(network.activation)
     n_layers = len(cast.coefs)
     for i, (W, b) in enumerate(zip(cast.coefs, cast.intercepts, strict=True)):
         W_name = scope.get_unique_variable_name(f"coefficient{i}")
@@ -141,11 +137,23 @@ def _add_logits(scope, operator, container, network):
         _node(scope, container, "MatMul", [x, W_name], product)
         x = scope.get_unique_variable_name("add_result")
         _node(scope, container, "Add", [product, b_name], x)
-        if i < n_layers - 1 and hidden_op is not None:
+        if i < n_layers - 1:
             activated = scope.get_unique_variable_name("next_activations")
             _node(scope, container, hidden_op, x, activated)
             x = activated
     return x
+
+
+def _hidden_op(activation):
+    """The ONNX operator of ``activation``; a ValueError if it has none."""
+    op = ACTIVATIONS[activation].onnx_op
+    if op is None:
+        raise ValueError(
+            f"activation={activation!r} cannot be exported to ONNX: it has no "
+            "ONNX operator (skbp.network.ACTIVATIONS). Refit with an activation "
+            f"that has one: {[n for n, a in ACTIVATIONS.items() if a.onnx_op]}."
+        )
+    return op
 
 
 def _network_as(network, dtype):
@@ -161,7 +169,7 @@ def _network_as(network, dtype):
             "graph by giving a float64 sample, e.g. "
             "to_onnx(model, X[:1].astype(np.float64))."
         )
-    return Network(network.layer_units, params, network.activation, network.output)
+    return Network.from_spec(network.spec, params)
 
 
 def float32_input_bound(model):
@@ -199,7 +207,12 @@ def float32_input_bound(model):
 
 def _add_output_layer(scope, container, network, logits, output):
     """Write the output layer's prediction from ``logits`` to ``output``."""
-    op = OUTPUT_OPS[network.output]
+    op = OUTPUTS[network.output].onnx_op
+    if op is None:
+        raise ValueError(
+            f"The {network.output!r} output layer cannot be exported to ONNX: it "
+            "has no ONNX operator (skbp.network.OUTPUTS)."
+        )
     attrs = {"axis": 1} if op == "Softmax" else {}
     _node(scope, container, op, logits, output, **attrs)
 

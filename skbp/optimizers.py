@@ -3,12 +3,103 @@
 The rules and their schedules are those of scikit-learn's
 ``sklearn/neural_network/_stochastic_optimizers.py``, rewritten for one flat
 array instead of a list of arrays.
+
+Every solver the estimators accept is an entry of ``SOLVERS``: a stochastic
+one names an ``Optimizer`` subclass, which gives ``_step`` (the update rule)
+and lists its running state in ``state_arrays``; the base class counts the
+steps, resumes the state across ``partial_fit`` calls (``state`` /
+``load_state``) and stops training. Validation, ``partial_fit``'s
+availability and the documentation read the registry, so a new solver is one
+class and one entry.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 
 
-class SGDOptimizer:
+class Optimizer:
+    """Base of the stochastic update rules: a step counter and explicit state.
+
+    Subclasses give ``_step(params, grads)``; they list in ``state_arrays``
+    the arrays their rule carries from step to step (moments, velocities)
+    and in ``estimator_parameters`` which estimator hyperparameters their
+    constructor takes, as ``{estimator_name: constructor_keyword}``.
+
+    Parameters
+    ----------
+    params : ndarray
+        Flat parameter array (only its shape and dtype are used here).
+    learning_rate_init : float
+        Initial step size.
+
+    Attributes
+    ----------
+    t : int
+        Steps taken, over all ``partial_fit`` calls.
+    learning_rate : float
+        Current step size.
+    """
+
+    state_arrays = ()
+    estimator_parameters = {}
+    t = 0  # (the SGD optimizers of models pickled before the base class had none)
+
+    def __init__(self, params, learning_rate_init=0.001):
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = float(learning_rate_init)
+        self.t = 0
+
+    @classmethod
+    def from_estimator(cls, est, params):
+        """The optimizer ``est``'s hyperparameters configure, for ``params``."""
+        kwargs = {
+            kw: getattr(est, name) for name, kw in cls.estimator_parameters.items()
+        }
+        return cls(params, est.learning_rate_init, **kwargs)
+
+    def update_params(self, params, grads):
+        """Take one step in place (``grads`` may be overwritten)."""
+        self.t += 1
+        self._step(params, grads)
+
+    def _step(self, params, grads):
+        raise NotImplementedError
+
+    def iteration_ends(self, time_step):
+        """Update the learning rate after an epoch (``time_step``: samples seen)."""
+
+    def trigger_stopping(self, msg, verbose):
+        """Return True to stop when training stops improving."""
+        if verbose:
+            print(msg + " Stopping.")
+        return True
+
+    def state(self):
+        """What a later ``partial_fit`` resumes: step count, rate, running arrays."""
+        state = {"t": self.t, "learning_rate": self.learning_rate}
+        state["learning_rate_init"] = self.learning_rate_init
+        for name in self.state_arrays:
+            value = getattr(self, name)
+            state[name] = None if value is None else value.copy()
+        return state
+
+    def load_state(self, state):
+        """Resume from ``state()`` of an optimizer of the same class.
+
+        The hyperparameters stay this optimizer's (set with ``set_params``
+        since, perhaps); the learning rate restarts when ``learning_rate_init``
+        changed.
+        """
+        self.t = state["t"]
+        if state["learning_rate_init"] == self.learning_rate_init:
+            self.learning_rate = state["learning_rate"]
+        for name in self.state_arrays:
+            value = state[name]
+            setattr(self, name, None if value is None else value.copy())
+
+
+class SGDOptimizer(Optimizer):
     """Mini-batch SGD with optional (Nesterov) momentum and learning-rate schedules.
 
     ``v <- momentum * v - lr * g``; then ``params += v``, or with Nesterov
@@ -33,6 +124,14 @@ class SGDOptimizer:
         Exponent of ``"invscaling"``.
     """
 
+    state_arrays = ("velocities",)
+    estimator_parameters = {
+        "learning_rate": "lr_schedule",
+        "momentum": "momentum",
+        "nesterovs_momentum": "nesterov",
+        "power_t": "power_t",
+    }
+
     def __init__(
         self,
         params,
@@ -42,16 +141,14 @@ class SGDOptimizer:
         nesterov=False,
         power_t=0.5,
     ):
-        self.learning_rate_init = learning_rate_init
-        self.learning_rate = float(learning_rate_init)
+        super().__init__(params, learning_rate_init)
         self.lr_schedule = lr_schedule
         self.momentum = momentum
         self.nesterov = nesterov
         self.power_t = power_t
         self.velocities = np.zeros_like(params) if momentum else None
 
-    def update_params(self, params, grads):
-        """Take one step in place (``grads`` may be overwritten)."""
+    def _step(self, params, grads):
         lr = self.learning_rate
         if not self.momentum:
             grads *= lr  # grads is recomputed every step: scale it in place
@@ -78,9 +175,7 @@ class SGDOptimizer:
     def trigger_stopping(self, msg, verbose):
         """Return True to stop; under ``"adaptive"``, first shrink the rate."""
         if self.lr_schedule != "adaptive":
-            if verbose:
-                print(msg + " Stopping.")
-            return True
+            return super().trigger_stopping(msg, verbose)
         if self.learning_rate <= 1e-6:
             if verbose:
                 print(msg + " Learning rate too small. Stopping.")
@@ -91,7 +186,7 @@ class SGDOptimizer:
         return False
 
 
-class AdamOptimizer:
+class AdamOptimizer(Optimizer):
     """Adam (Kingma and Ba, 2014) on flat arrays.
 
     Parameters
@@ -106,21 +201,25 @@ class AdamOptimizer:
         Added to the denominator for numerical stability.
     """
 
+    state_arrays = ("ms", "vs")
+    estimator_parameters = {
+        "beta_1": "beta_1",
+        "beta_2": "beta_2",
+        "epsilon": "epsilon",
+    }
+
     def __init__(
         self, params, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
     ):
-        self.learning_rate_init = learning_rate_init
-        self.learning_rate = float(learning_rate_init)
+        super().__init__(params, learning_rate_init)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
-        self.t = 0
         self.ms = np.zeros_like(params)
         self.vs = np.zeros_like(params)
 
-    def update_params(self, params, grads):
-        """Take one step in place."""
-        self.t += 1
+    def _step(self, params, grads):
+        # self.t counts this step already: the bias correction of step t.
         self.ms *= self.beta_1
         self.ms += (1 - self.beta_1) * grads
         self.vs *= self.beta_2
@@ -132,11 +231,43 @@ class AdamOptimizer:
         )
         params -= self.learning_rate * self.ms / (np.sqrt(self.vs) + self.epsilon)
 
-    def iteration_ends(self, time_step):
-        """Nothing to do after an epoch."""
 
-    def trigger_stopping(self, msg, verbose):
-        """Always stop when training stops improving."""
-        if verbose:
-            print(msg + " Stopping.")
-        return True
+@dataclass(frozen=True)
+class Solver:
+    """An entry of ``SOLVERS``.
+
+    Attributes
+    ----------
+    optimizer : type or None
+        The ``Optimizer`` subclass of a stochastic solver; None for a
+        full-batch one, which ``skbp._training`` runs by its name.
+    doc : str
+        What it does, for the estimators' docstrings (one sentence).
+    """
+
+    optimizer: type | None
+    doc: str
+
+    @property
+    def full_batch(self):
+        """Whether the solver minimises the full-batch loss (no ``partial_fit``)."""
+        return self.optimizer is None
+
+
+SOLVERS = {
+    "sgd": Solver(
+        SGDOptimizer,
+        "mini-batch SGD, with (Nesterov) momentum and a learning-rate schedule",
+    ),
+    "adam": Solver(AdamOptimizer, "mini-batch Adam"),
+    "lbfgs": Solver(
+        None,
+        "minimises the full-batch loss with :func:`scipy.optimize.minimize` "
+        "(L-BFGS-B) on the flat parameter vector",
+    ),
+}
+
+
+def stochastic_solvers():
+    """Names of the solvers that train on mini-batches (and offer ``partial_fit``)."""
+    return [name for name, solver in SOLVERS.items() if not solver.full_batch]

@@ -7,25 +7,17 @@ from sklearn.utils._param_validation import StrOptions
 
 from . import _docs
 from ._base import BaseBP, estimator_init
-from .network import OUTPUTS
-
-# out_activation_ (the output layer's name in OUTPUTS) of each loss, as MLPRegressor.
-_OUTPUT_OF_LOSS = {"squared_error": "identity", "poisson": "exp"}
-_LOSS_OF_OUTPUT = {output: loss for loss, output in _OUTPUT_OF_LOSS.items()}
-_SCALE_Y = (
-    "Scale y, for example with TransformedTargetRegressor(regressor=..., "
-    "transformer=StandardScaler())"
-)
+from .layers import SCALE_Y
+from .network import OUTPUTS, LossNames, losses
 
 
-def _numeric_targets(y, dtype, squared):
+def _numeric_targets(y, dtype):
     """``y`` as a 2-D array of ``dtype``, or a ValueError saying what is wrong with y.
 
     Refused: dates and durations, non-numbers, NaN or infinity (an object
-    ``y``'s ``None`` becomes NaN), values beyond the range of ``dtype`` (the
-    training dtype, ``X``'s), and, for the squared error (``squared``),
-    ``|y|`` at or above ``sqrt(largest float / (4 * y.size))``, where the
-    squared error of a prediction off by ``|y|`` may overflow.
+    ``y``'s ``None`` becomes NaN) and values beyond the range of ``dtype`` (the
+    training dtype, ``X``'s). What a loss needs besides is its output
+    layer's ``check_targets``.
     """
     if y.dtype.kind in "mM":
         raise ValueError(
@@ -51,27 +43,14 @@ def _numeric_targets(y, dtype, squared):
         raise ValueError(
             f"y has values beyond the {finfo.dtype} range (the largest |y| is "
             f"{largest:.3g}); X is {finfo.dtype}, so training runs in "
-            f"{finfo.dtype}. {_SCALE_Y}, or pass X as float64."
+            f"{finfo.dtype}. {SCALE_Y}, or pass X as float64."
         )
-    T = np.asarray(y, dtype=dtype).reshape(len(y), -1)
-    limit = float(np.sqrt(float(finfo.max) / (4 * max(T.size, 1))))
-    if squared and largest >= limit:
-        raise ValueError(
-            f"y is too large for the squared error in {finfo.dtype}: the largest "
-            f"|y| is {largest:.3g}, and the squared errors of {T.size} targets "
-            f"may overflow beyond |y| = {limit:.3g}. {_SCALE_Y}."
-        )
-    return T
+    return np.asarray(y, dtype=dtype).reshape(len(y), -1)
 
 
-_LOSS_DOC = """\
-    loss : {"squared_error", "poisson"}, default="squared_error"
-        ``"squared_error"``: identity output, trained on half the squared
-        error averaged over samples and summed over outputs (its gradient),
-        and reported averaged over outputs, as ``MLPRegressor`` does.
-        ``"poisson"``: output ``exp(z)`` (the log link) and half the Poisson
-        deviance summed over outputs, for non-negative ``y`` such as counts.
-"""
+_LOSS_DOC = _docs.choice_doc(
+    "loss", {name: OUTPUTS[name].doc for name in losses("regressor")}, "squared_error"
+)
 _LOSS_NOTE = """
         As ``MLPRegressor``'s: for several outputs and
         ``loss="squared_error"``, the squared-error term is averaged over
@@ -120,15 +99,19 @@ class BPRegressor(RegressorMixin, BaseBP):
         split=" (a plain random split)",
         loss_note=_LOSS_NOTE,
         n_outputs="Number of outputs: columns of ``y`` (1 for a 1-D ``y``).",
-        out_activation='Output activation: ``"identity"``, or ``"exp"`` for '
-        '``loss="poisson"``.',
+        out_activation="Output activation: "
+        + "; ".join(
+            f'``"{OUTPUTS[name].out_activation}"`` for ``loss="{name}"``'
+            for name in losses("regressor")
+        )
+        + ".",
         sibling="BPClassifier",
         examples=_EXAMPLES,
     )
 
     _parameter_constraints: dict = {
         **BaseBP._parameter_constraints,
-        "loss": [StrOptions(set(_OUTPUT_OF_LOSS))],
+        "loss": [StrOptions(LossNames("regressor"))],
     }
 
     __init__ = estimator_init(loss="squared_error")
@@ -137,19 +120,13 @@ class BPRegressor(RegressorMixin, BaseBP):
 
     def _encode_targets(self, y, dtype, first_pass, incremental, classes):
         """Set ``n_outputs_``, ``out_activation_`` on a first pass; return 2-D ``y``."""
-        out_activation = _OUTPUT_OF_LOSS[self.loss]
-        T = _numeric_targets(y, dtype, squared=out_activation == "identity")
-        if out_activation == "exp" and (T < 0).any():
-            raise ValueError(
-                "loss='poisson' needs non-negative targets (counts or rates), but y "
-                f"has negative values (the smallest is {T.min()!r}). Use "
-                "loss='squared_error', or shift y."
-            )
+        T = _numeric_targets(y, dtype)
+        OUTPUTS[self.loss].layer.check_targets(T)
         if first_pass:
             self.n_outputs_ = T.shape[1]
-            self.out_activation_ = out_activation
-        elif out_activation != self.out_activation_:
-            fitted = _LOSS_OF_OUTPUT[self.out_activation_]
+            self.out_activation_ = OUTPUTS[self.loss].out_activation
+        elif self.loss != self._network.output:
+            fitted = self._network.output
             what = (
                 f"Set loss={fitted!r} to continue training, or call fit to train "
                 f"a new model with loss={self.loss!r}."
@@ -167,6 +144,10 @@ class BPRegressor(RegressorMixin, BaseBP):
             )
         return T
 
+    def _output_loss(self):
+        """The output layer of ``loss``."""
+        return self.loss
+
     def _validation_score(self, logits, T, sample_weight):
         """(Weighted) R² of the predictions, as MLPRegressor; NaN if they overflow.
 
@@ -174,7 +155,7 @@ class BPRegressor(RegressorMixin, BaseBP):
         (its targets stay float64): in float32 the squared errors of a
         near-constant target can round to 0 and score 1.0.
         """
-        predicted = OUTPUTS[self.out_activation_]()(logits)
+        predicted = OUTPUTS[self.loss].layer()(logits)
         if not np.isfinite(predicted).all():
             return np.nan
         return float(

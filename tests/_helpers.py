@@ -63,3 +63,73 @@ def sgd_classifier(hidden_layer_sizes=(50,), activation="logistic", **params):
     from skbp import BPClassifier
 
     return BPClassifier(hidden_layer_sizes, activation, **{**PLAIN_SGD, **params})
+
+
+def registered_activations(*, mlp=False, smooth=False):
+    """Names in ``skbp.network.ACTIVATIONS``: those MLP has too, or the smooth ones.
+
+    ``mlp=True`` keeps those ``MLPClassifier`` has (for tests that use it as
+    the oracle); ``smooth=True`` leaves out those with a kink (relu), where a
+    central difference straddling it is not the derivative.
+    """
+    from sklearn.neural_network._base import ACTIVATIONS as MLP_ACTIVATIONS
+
+    from skbp.network import ACTIVATIONS
+
+    names = list(ACTIVATIONS)
+    if mlp:
+        names = [name for name in names if name in MLP_ACTIVATIONS]
+    if smooth:
+        names = [name for name in names if name != "relu"]
+    return names
+
+
+def registered_solvers(*, mlp=False, stochastic=False):
+    """Names in ``skbp.optimizers.SOLVERS``.
+
+    ``mlp=True`` keeps those MLP has too (for tests that use it as the
+    oracle); ``stochastic=True`` those that train on mini-batches.
+    """
+    from skbp.optimizers import SOLVERS
+
+    mlp_solvers = ("sgd", "adam", "lbfgs")  # MLPClassifier's `solver` options
+    return [
+        name
+        for name, solver in SOLVERS.items()
+        if (not mlp or name in mlp_solvers) and not (stochastic and solver.full_batch)
+    ]
+
+
+def output_targets(name, rng, n_samples, n_outputs):
+    """Float targets the output layer ``OUTPUTS[name]`` trains on.
+
+    One-hot rows for the softmax, 0/1 labels for the other classifier
+    outputs, non-negative values (which every regression loss accepts) for
+    the regressor's.
+    """
+    from skbp.layers import SoftmaxWithLoss
+    from skbp.network import OUTPUTS
+
+    entry = OUTPUTS[name]
+    if entry.layer is SoftmaxWithLoss or issubclass(entry.layer, SoftmaxWithLoss):
+        return np.eye(n_outputs)[rng.integers(0, n_outputs, n_samples)]
+    if entry.estimator == "classifier":
+        return rng.integers(0, 2, (n_samples, n_outputs)).astype(np.float64)
+    return rng.uniform(0.0, 2.0, (n_samples, n_outputs))
+
+
+def mlp_loss_name(name):
+    """The name in MLP's ``LOSS_FUNCTIONS`` of ``OUTPUTS[name]``'s loss, or None."""
+    from sklearn.neural_network._base import LOSS_FUNCTIONS
+
+    mlp = {"softmax": "log_loss", "logistic": "binary_log_loss"}.get(name, name)
+    return mlp if mlp in LOSS_FUNCTIONS else None
+
+
+def flat_params(est):
+    """A fitted estimator's parameters as one vector: ``W1, b1, W2, b2, ...``.
+
+    Built from the public ``coefs_`` and ``intercepts_`` (a copy).
+    """
+    pairs = zip(est.coefs_, est.intercepts_, strict=True)
+    return np.concatenate([a.ravel() for pair in pairs for a in pair])

@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _helpers import PLAIN_SGD
+from _helpers import PLAIN_SGD, flat_params, registered_solvers
 from numpy.testing import assert_array_equal
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.exceptions import ConvergenceWarning
@@ -65,10 +65,6 @@ class Recorder:
 
     def teardown(self, estimator, context):
         self.calls.append(("teardown", context.task_name))
-
-
-def flat(est):
-    return np.concatenate([a.ravel() for a in est.coefs_ + est.intercepts_])
 
 
 def quiet_fit(est, X, y, **kwargs):
@@ -120,7 +116,7 @@ def test_callbacks_do_not_change_the_fit(gradient, early_stopping):
         Recorder(), ScoringMonitor(scoring="accuracy")
     )
     quiet_fit(watched, X_IRIS, Y_IRIS)
-    assert_array_equal(flat(watched), flat(plain))
+    assert_array_equal(flat_params(watched), flat_params(plain))
     assert watched.loss_curve_ == plain.loss_curve_
     assert watched.validation_scores_ == plain.validation_scores_
     assert watched.n_iter_ == plain.n_iter_
@@ -132,11 +128,11 @@ def test_fitted_estimator_is_a_snapshot_of_its_epoch():
     quiet_fit(clf, X_IRIS, Y_IRIS)
     assert [m.n_iter_ for m in recorder.models] == [1, 2, 3]
     assert [len(m.loss_curve_) for m in recorder.models] == [1, 2, 3]
-    assert not np.array_equal(flat(recorder.models[0]), flat(clf))
-    assert_array_equal(flat(recorder.models[-1]), flat(clf))
+    assert not np.array_equal(flat_params(recorder.models[0]), flat_params(clf))
+    assert_array_equal(flat_params(recorder.models[-1]), flat_params(clf))
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("solver", registered_solvers())
 def test_a_callback_can_stop_training(solver):
     recorder = Recorder(stop_after=2)
     clf = small(solver=solver, max_iter=50).set_callbacks(recorder)
@@ -144,7 +140,7 @@ def test_a_callback_can_stop_training(solver):
         warnings.simplefilter("error", ConvergenceWarning)  # stopped, not max_iter
         clf.fit(X_IRIS, Y_IRIS)
     assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2
-    assert_array_equal(flat(clf), flat(recorder.models[-1]))
+    assert_array_equal(flat_params(clf), flat_params(recorder.models[-1]))
     assert clf.predict(X_IRIS).shape == Y_IRIS.shape
     assert ("teardown", "fit") in recorder.calls
 
@@ -155,7 +151,7 @@ def test_a_stop_with_early_stopping_keeps_the_best_epoch():
     clf.fit(X_IRIS, Y_IRIS)
     assert clf.n_iter_ == 4
     best = int(np.argmax(clf.validation_scores_))
-    assert_array_equal(flat(clf), flat(recorder.models[best]))
+    assert_array_equal(flat_params(clf), flat_params(recorder.models[best]))
 
 
 def test_partial_fit_is_one_task():
@@ -348,7 +344,7 @@ def test_a_callback_raising_at_the_very_end_leaves_the_estimator_as_it_was(
     if fitted:
         quiet_fit(clf, X_IRIS, Y_IRIS)
     clf.set_callbacks(FailingAtTheEnd(hook))
-    before, params = dict(vars(clf)), fitted and flat(clf)
+    before, params = dict(vars(clf)), fitted and flat_params(clf)
     kwargs = {"classes": np.unique(Y_IRIS)} if method == "partial_fit" else {}
     with pytest.raises(RuntimeError, match="at the end"):
         with warnings.catch_warnings():
@@ -356,7 +352,7 @@ def test_a_callback_raising_at_the_very_end_leaves_the_estimator_as_it_was(
             getattr(clf, method)(X_IRIS, Y_IRIS, **kwargs)
     assert vars(clf) == before  # the same objects: nothing published
     if fitted:
-        assert_array_equal(flat(clf), params)
+        assert_array_equal(flat_params(clf), params)
 
 
 class KeepsTheFittedEstimator(Recorder):
@@ -368,15 +364,15 @@ class KeepsTheFittedEstimator(Recorder):
 def test_copies_do_not_share_the_parameters():
     keeper = KeepsTheFittedEstimator()
     clf = quiet_fit(small(max_iter=3).set_callbacks(keeper), X_IRIS, Y_IRIS)
-    params = flat(clf)
+    params = flat_params(clf)
     (at_the_end,) = keeper.models
-    assert_array_equal(flat(at_the_end), params)  # the fitted model
+    assert_array_equal(flat_params(at_the_end), params)  # the fitted model
     shallow = copy.copy(clf)
     for other in (at_the_end, shallow):
         other.coefs_ = [np.zeros_like(c) for c in other.coefs_]
         other.intercepts_ = [np.zeros_like(b) for b in other.intercepts_]
-        assert not flat(other).any()
-    assert_array_equal(flat(clf), params)  # as with MLPClassifier's copies
+        assert not flat_params(other).any()
+    assert_array_equal(flat_params(clf), params)  # as with MLPClassifier's copies
 
 
 class SetsParamsDuringTheFit(Recorder):
@@ -408,7 +404,9 @@ def test_parameters_set_during_a_fit_stand(from_thread):
     assert clf.n_iter_ == 4  # the fit ran with the parameters it started with
     assert clf.get_params()["alpha"] == 0.5 and clf.max_iter == 7  # as MLP keeps
     assert not hasattr(clf, "_skl_callbacks")  # set_callbacks() stands too
-    assert_array_equal(flat(clf), flat(quiet_fit(small(max_iter=4), X_IRIS, Y_IRIS)))
+    assert_array_equal(
+        flat_params(clf), flat_params(quiet_fit(small(max_iter=4), X_IRIS, Y_IRIS))
+    )
 
 
 @pytest.mark.parametrize("repetition", range(4))
@@ -435,7 +433,7 @@ def test_threads_fitting_one_estimator_with_callbacks(repetition):
     assert errors == []
     alone = [quiet_fit(small(max_iter=3), X_IRIS[idx], Y_IRIS[idx]) for idx in rows]
     matches = [
-        np.array_equal(flat(clf), flat(model))
+        np.array_equal(flat_params(clf), flat_params(model))
         and clf.loss_curve_ == model.loss_curve_
         and clf.n_iter_ == model.n_iter_
         for model in alone

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _helpers import sgd_classifier
+from _helpers import flat_params, sgd_classifier
 from scipy.special import expit, softmax
 from sklearn.datasets import load_digits, load_iris, make_classification
 from sklearn.exceptions import NotFittedError
@@ -99,8 +99,10 @@ def test_backprop_and_numerical_fits_agree_from_the_same_seed(weight_init_std):
     bp = sgd_classifier(gradient="backprop", **kwargs).fit(X, y)
     num = sgd_classifier(gradient="numerical", **kwargs).fit(X, y)
     init = sgd_classifier(**{**kwargs, "max_iter": 1}).fit(X, y)
-    assert np.abs(bp._params - init._params).max() > 1e-3  # training moved the weights
-    np.testing.assert_allclose(bp._params, num._params, rtol=0, atol=1e-7)
+    assert (
+        np.abs(flat_params(bp) - flat_params(init)).max() > 1e-3
+    )  # training moved the weights
+    np.testing.assert_allclose(flat_params(bp), flat_params(num), rtol=0, atol=1e-7)
     np.testing.assert_allclose(bp.loss_curve_, num.loss_curve_, rtol=1e-9)
     assert bp.n_iter_ == num.n_iter_ == 4
     assert bp.t_ == num.t_ == 4 * 150
@@ -212,30 +214,30 @@ def test_batch_size_is_clipped_to_n_samples():
     X, y = load_iris(return_X_y=True)
     clf = sgd_classifier((3,), batch_size=10_000, max_iter=2, random_state=0).fit(X, y)
     full = sgd_classifier((3,), batch_size=150, max_iter=2, random_state=0).fit(X, y)
-    np.testing.assert_array_equal(clf._params, full._params)
+    np.testing.assert_array_equal(flat_params(clf), flat_params(full))
 
 
 def test_random_state_reproducible_and_none_varies():
     X, y = load_iris(return_X_y=True)
     a = sgd_classifier((4,), max_iter=3, random_state=1).fit(X, y)
     b = sgd_classifier((4,), max_iter=3, random_state=1).fit(X, y)
-    np.testing.assert_array_equal(a._params, b._params)
+    np.testing.assert_array_equal(flat_params(a), flat_params(b))
     c = sgd_classifier((4,), max_iter=3).fit(X, y)
     d = sgd_classifier((4,), max_iter=3).fit(X, y)
-    assert not np.array_equal(c._params, d._params)
+    assert not np.array_equal(flat_params(c), flat_params(d))
 
 
 def test_warm_start_continues_training():
     X, y = load_iris(return_X_y=True)
     clf = sgd_classifier((4,), max_iter=2, random_state=0, warm_start=True)
     clf.fit(X, y)
-    first = clf._params.copy()
+    first = flat_params(clf).copy()
     clf.fit(X, y)
     # MLPClassifier's contract: n_iter_ counts the latest call, the curve grows.
     assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 4 and clf.t_ == 4 * len(X)
     cold = sgd_classifier((4,), max_iter=2, random_state=0).fit(X, y)
-    np.testing.assert_array_equal(cold._params, first)
-    assert not np.array_equal(clf._params, first)
+    np.testing.assert_array_equal(flat_params(cold), first)
+    assert not np.array_equal(flat_params(clf), first)
     with pytest.raises(ValueError, match="warm_start"):
         clf.set_params(hidden_layer_sizes=(5,)).fit(X, y)
 
@@ -250,10 +252,10 @@ def test_divergence_raises_and_keeps_previous_model():
     with pytest.raises(NotFittedError):
         bad.predict(X)
     clf = sgd_classifier((4,), max_iter=2, random_state=0, warm_start=True).fit(X, y)
-    params, curve = clf._params.copy(), list(clf.loss_curve_)
+    params, curve = flat_params(clf).copy(), list(clf.loss_curve_)
     with pytest.raises(ValueError, match="diverged"):
         clf.set_params(learning_rate_init=1e308).fit(X, y)
-    np.testing.assert_array_equal(clf._params, params)
+    np.testing.assert_array_equal(flat_params(clf), params)
     assert clf.loss_curve_ == curve and clf.n_iter_ == 2
 
 
@@ -274,7 +276,7 @@ def test_keyboard_interrupt_keeps_last_completed_step(monkeypatch):
         clf.fit(X, y)
     assert clf.n_iter_ == 2  # 3 steps per epoch: epochs 1-2 done, step 8 stopped
     assert len(clf.loss_curve_) == 2
-    np.testing.assert_array_equal(clf._params, seen[7])
+    np.testing.assert_array_equal(flat_params(clf), seen[7])
     assert np.all(np.isfinite(clf.predict_proba(X)))
 
 
@@ -324,7 +326,7 @@ def test_binary_gradient_check_and_numerical_fit(class_weight):
     num = sgd_classifier(class_weight=class_weight, gradient="numerical", **kw)
     num.fit(X, y)
     assert bp.coefs_[-1].shape == (4, 1)
-    np.testing.assert_allclose(bp._params, num._params, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(flat_params(bp), flat_params(num), rtol=0, atol=1e-8)
 
 
 def test_binary_class_weight_weights_each_class():
@@ -334,6 +336,6 @@ def test_binary_class_weight_weights_each_class():
     kw = dict(hidden_layer_sizes=(3,), max_iter=3, random_state=0)
     weighted = sgd_classifier(class_weight={"pos": 2.5}, **kw).fit(X, y)
     by_rows = sgd_classifier(**kw).fit(X, y, sample_weight=np.where(y == "pos", 2.5, 1))
-    np.testing.assert_allclose(weighted._params, by_rows._params, rtol=1e-12)
+    np.testing.assert_allclose(flat_params(weighted), flat_params(by_rows), rtol=1e-12)
     with pytest.raises(ValueError, match="Only one class"):
         sgd_classifier(**kw).fit(X, y, sample_weight=(y == "pos") * 1.0)

@@ -24,7 +24,7 @@ def close_figures():
 
 
 @pytest.fixture(scope="module")
-def digits():
+def digits_300_unit():
     X, y = load_digits(return_X_y=True)
     return X[:300] / 16, y[:300]
 
@@ -48,8 +48,8 @@ def legend_texts(ax):
     return [text.get_text() for text in ax.get_legend().get_texts()]
 
 
-def test_loss_curve_only(digits):
-    clf = fitted(*digits)
+def test_loss_curve_only(digits_300_unit):
+    clf = fitted(*digits_300_unit)
     disp = TrainingCurveDisplay.from_estimator(clf)
 
     assert disp.ax_.get_lines() == [disp.line_]
@@ -64,8 +64,8 @@ def test_loss_curve_only(digits):
     assert disp.figure_.axes == [disp.ax_]
 
 
-def test_validation_scores_on_a_twin_axis(digits):
-    clf = fitted(*digits, early_stopping=True)
+def test_validation_scores_on_a_twin_axis(digits_300_unit):
+    clf = fitted(*digits_300_unit, early_stopping=True)
     disp = TrainingCurveDisplay.from_estimator(clf, name="bp")
 
     val_ax, val_line = disp.validation_ax_, disp.validation_line_
@@ -86,11 +86,11 @@ def test_validation_scores_on_a_twin_axis(digits):
     ]
 
 
-def test_backprop_and_numerical_on_one_axes(digits):
+def test_backprop_and_numerical_on_one_axes(digits_300_unit):
     fig, ax = plt.subplots()
     displays = {}
     for gradient in ("backprop", "numerical"):
-        clf = fitted(*digits, gradient=gradient, early_stopping=True)
+        clf = fitted(*digits_300_unit, gradient=gradient, early_stopping=True)
         displays[gradient] = TrainingCurveDisplay.from_estimator(clf, ax=ax)
     bp, num = displays["backprop"], displays["numerical"]
 
@@ -120,7 +120,7 @@ def test_backprop_and_numerical_on_one_axes(digits):
     )
 
 
-def test_coinciding_curves_stay_distinguishable(digits):
+def test_coinciding_curves_stay_distinguishable(digits_300_unit):
     # Backprop and numerical draw the same curve: the one drawn later must not
     # hide the earlier one. It is thinner, with smaller markers of another
     # shape, so the earlier curve shows around it; validation lines follow
@@ -128,7 +128,7 @@ def test_coinciding_curves_stay_distinguishable(digits):
     fig, ax = plt.subplots()
     displays = [
         TrainingCurveDisplay.from_estimator(
-            fitted(*digits, gradient=gradient, early_stopping=True), ax=ax
+            fitted(*digits_300_unit, gradient=gradient, early_stopping=True), ax=ax
         )
         for gradient in ("backprop", "numerical")
     ]
@@ -170,13 +170,13 @@ def _extent(artist, renderer):
 
 
 @pytest.mark.parametrize("own_axes", [False, True])
-def test_legend_is_below_the_axes_off_the_curves(digits, own_axes):
+def test_legend_is_below_the_axes_off_the_curves(digits_300_unit, own_axes):
     if own_axes:
         fig, ax = plt.subplots(figsize=(5, 3.5))
     else:
         ax = None
     for gradient in ("backprop", "numerical"):
-        clf = fitted(*digits, gradient=gradient, early_stopping=True)
+        clf = fitted(*digits_300_unit, gradient=gradient, early_stopping=True)
         disp = TrainingCurveDisplay.from_estimator(clf, ax=ax)
         ax = disp.ax_
     fig = disp.figure_
@@ -200,8 +200,10 @@ def test_legend_is_below_the_axes_off_the_curves(digits, own_axes):
     assert len(legend.get_texts()) == 6  # training and validation loss, accuracy
 
 
-def test_validation_axis_says_validation_accuracy(digits):
-    disp = TrainingCurveDisplay.from_estimator(fitted(*digits, early_stopping=True))
+def test_validation_axis_says_validation_accuracy(digits_300_unit):
+    disp = TrainingCurveDisplay.from_estimator(
+        fitted(*digits_300_unit, early_stopping=True)
+    )
     assert disp.validation_ax_.get_ylabel() == "Validation accuracy"
     assert disp.validation_line_.get_label().endswith("validation accuracy")
     # Arrays of another score can say what they are.
@@ -211,8 +213,8 @@ def test_validation_axis_says_validation_accuracy(digits):
     assert disp.validation_ax_.get_ylabel() == "Validation R²"
 
 
-def test_lbfgs_pipeline_and_mlpclassifier(digits):
-    X, y = digits
+def test_lbfgs_pipeline_and_mlpclassifier(digits_300_unit):
+    X, y = digits_300_unit
     pipe = make_pipeline(
         StandardScaler(), BPClassifier((5,), solver="lbfgs", max_iter=5)
     ).fit(X, y)
@@ -243,15 +245,15 @@ def test_plot_from_arrays_with_kwargs():
     assert disp.validation_line_.get_label() == "again: validation accuracy"
 
 
-def test_errors(digits, monkeypatch):
+def test_errors(digits_300_unit, monkeypatch):
     with pytest.raises(NotFittedError):
         TrainingCurveDisplay.from_estimator(BPClassifier())
     with pytest.raises(ValueError, match="has no loss_curve_"):
-        TrainingCurveDisplay.from_estimator(StandardScaler().fit(digits[0]))
+        TrainingCurveDisplay.from_estimator(StandardScaler().fit(digits_300_unit[0]))
 
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match="needs matplotlib.*pip install matplotlib"):
-        TrainingCurveDisplay.from_estimator(fitted(*digits))
+        TrainingCurveDisplay.from_estimator(fitted(*digits_300_unit))
     with pytest.raises(ImportError, match=r"TrainingCurveDisplay\.plot needs"):
         TrainingCurveDisplay(loss_curve=[1.0]).plot()
 

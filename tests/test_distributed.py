@@ -75,7 +75,7 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def digits():
+def digits_300_raw():
     X, y = load_digits(return_X_y=True)
     return X[:300], y[:300]
 
@@ -91,8 +91,8 @@ def small_search():
     )
 
 
-def test_grid_search_on_dask_equals_local(client, digits):
-    X, y = digits
+def test_grid_search_on_dask_equals_local(client, digits_300_raw):
+    X, y = digits_300_raw
     on_dask = small_search()
     with joblib.parallel_backend("dask"):
         on_dask.fit(X, y)
@@ -113,9 +113,9 @@ def test_grid_search_on_dask_equals_local(client, digits):
     )
 
 
-def test_models_fitted_on_workers_equal_local_ones(client, digits):
+def test_models_fitted_on_workers_equal_local_ones(client, digits_300_raw):
     """Estimators fitted in the worker processes come back and predict the same."""
-    X, y = digits
+    X, y = digits_300_raw
     cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
     clf = BPClassifier(
         (4,), gradient="numerical", max_iter=2, n_iter_no_change=np.inf, random_state=0

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _helpers import sgd_classifier
+from _helpers import registered_activations, registered_solvers, sgd_classifier
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.datasets import (
@@ -87,7 +87,7 @@ def test_unstratifiable_early_stopping_split_warns_and_splits_plainly():
     assert len(clf.validation_scores_) == 3
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("solver", registered_solvers(mlp=True))
 def test_verbose_lines_begin_as_mlpclassifiers(solver, capsys):
     kw = dict(hidden_layer_sizes=(3,), solver=solver, max_iter=2, verbose=1)
     with warnings.catch_warnings():
@@ -131,11 +131,11 @@ DTYPES = [np.float64, np.float32]
 @st.composite
 def binary_configurations(draw):
     """A binary problem and one configuration for both estimators."""
-    solver = draw(st.sampled_from(["sgd", "adam", "lbfgs"]))
+    solver = draw(st.sampled_from(registered_solvers(mlp=True)))
     n_samples = draw(st.sampled_from([30, 50]))
     params = dict(
         hidden_layer_sizes=draw(st.sampled_from([(3,), (4, 2)])),
-        activation=draw(st.sampled_from(["logistic", "tanh", "relu", "identity"])),
+        activation=draw(st.sampled_from(registered_activations(mlp=True))),
         solver=solver,
         alpha=draw(st.sampled_from([0.0, 1e-4, 0.1, 1.0])),
         batch_size=draw(st.sampled_from(["auto", 7, 16, n_samples])),

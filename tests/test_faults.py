@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _helpers import sgd_classifier
+from _helpers import flat_params, sgd_classifier
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits, load_iris
 from sklearn.exceptions import ConvergenceWarning
@@ -58,7 +58,7 @@ def test_interrupt_before_the_first_epoch_with_early_stopping(monkeypatch, gradi
     with pytest.warns(UserWarning, match="interrupted"):
         clf.fit(X_IRIS, Y_IRIS)
     assert clf.n_iter_ == 0 and clf.loss_curve_ == [] and clf.validation_scores_ == []
-    assert_array_equal(clf._params, seen[1])  # after the one completed step
+    assert_array_equal(flat_params(clf), seen[1])  # after the one completed step
     assert clf.predict(X_IRIS).shape == Y_IRIS.shape
 
 
@@ -69,7 +69,7 @@ def test_lbfgs_interrupt_before_an_iteration_keeps_the_initial_model(monkeypatch
         clf.fit(X_IRIS, Y_IRIS)
     unfitted = sgd_classifier((4,), solver="lbfgs", random_state=0)
     initial, *_ = unfitted._gradient_problem(X_IRIS, Y_IRIS)
-    assert_array_equal(clf._params, initial.params)
+    assert_array_equal(flat_params(clf), initial.params)
     assert clf.n_iter_ == 0 and clf.loss_curve_ == []
     assert clf.loss_ == pytest.approx(_loss_at(clf, X_IRIS, Y_IRIS), rel=1e-12)
     assert clf.predict(X_IRIS).shape == Y_IRIS.shape
@@ -92,7 +92,7 @@ def test_lbfgs_interrupt_keeps_the_last_completed_iterate(monkeypatch, at_call):
         X_IRIS,
         Y_IRIS,
     )
-    assert_allclose(clf._params, same._params, rtol=1e-12, atol=1e-14)
+    assert_allclose(flat_params(clf), flat_params(same), rtol=1e-12, atol=1e-14)
 
 
 def _loss_at(clf, X, y):
@@ -283,7 +283,7 @@ def test_sample_weights_of_any_finite_scale_are_relative(scale):
     weighted = sgd_classifier((4,), max_iter=3, random_state=0)
     weighted.fit(X_IRIS, Y_IRIS, sample_weight=sw)
     plain = sgd_classifier((4,), max_iter=3, random_state=0).fit(X_IRIS, Y_IRIS)
-    assert_allclose(weighted._params, plain._params, rtol=1e-10, atol=1e-13)
+    assert_allclose(flat_params(weighted), flat_params(plain), rtol=1e-10, atol=1e-13)
 
 
 def test_class_weights_must_be_finite_and_huge_ones_train():

@@ -5,6 +5,7 @@ from unittest import mock
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import flat_params
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import load_iris, make_classification
@@ -163,10 +164,10 @@ def test_gradient_check_reports_each_parameter_in_layer_order():
 def test_gradient_check_uses_fitted_parameters_without_changing_them():
     X, y = load_iris(return_X_y=True)
     clf = BPClassifier((4,), max_iter=5, random_state=0).fit(X, y)
-    params = clf._params.copy()
+    params = flat_params(clf).copy()
     errors = gradient_check(clf, X, y)
     assert max(errors.values()) < 1e-7
-    np.testing.assert_array_equal(clf._params, params)
+    np.testing.assert_array_equal(flat_params(clf), params)
     # At the fitted parameters the gradient differs from the initial one.
     init_errors = gradient_check(BPClassifier((4,), random_state=0), X, y)
     assert errors != init_errors

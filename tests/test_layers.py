@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-from _helpers import numerical_grad
+from _helpers import mlp_loss_name, numerical_grad, output_targets
 
 from skbp.layers import Affine, Sigmoid, SoftmaxWithLoss
+from skbp.network import OUTPUTS
 
 
 @pytest.fixture
@@ -206,16 +207,7 @@ def test_softmax_and_log_softmax_match_scipy_row_by_row(rng, shape):
     assert np.isnan(softmax(rows)[1]).all() and np.isfinite(softmax(rows)[0]).all()
 
 
-# What MLPClassifier/MLPRegressor report for each output layer's loss.
-_MLP_LOSSES = {
-    "softmax": "log_loss",
-    "logistic": "binary_log_loss",
-    "identity": "squared_error",
-    "exp": "poisson",
-}
-
-
-@pytest.mark.parametrize("output", sorted(_MLP_LOSSES))
+@pytest.mark.parametrize("output", sorted(OUTPUTS))
 @pytest.mark.parametrize("n_outputs", [1, 3])
 @pytest.mark.parametrize("alpha", [0.0, 0.7])
 @pytest.mark.parametrize("weighted", [False, True])
@@ -230,26 +222,26 @@ def test_reported_loss_is_scikit_learns_and_the_objective_is_differentiated(
     from skbp.gradients import backprop_gradient
     from skbp.network import Network
 
-    if output == "softmax" and n_outputs == 1:
+    mlp_loss = mlp_loss_name(output)
+    if mlp_loss is None:
+        pytest.skip(f"MLP has no {output!r} loss")
+    if OUTPUTS[output].layer is SoftmaxWithLoss and n_outputs == 1:
         pytest.skip("a softmax needs two classes or more")
     units = [4, 5, n_outputs]
     params = rng.normal(size=4 * 5 + 5 + 5 * n_outputs + n_outputs)
     network = Network(units, params, "tanh", output)
     X = rng.normal(size=(9, 4))
-    T = {
-        "softmax": lambda: np.eye(n_outputs)[rng.integers(0, n_outputs, 9)],
-        "logistic": lambda: rng.integers(0, 2, (9, n_outputs)).astype(float),
-    }.get(output, lambda: rng.uniform(0.0, 2.0, (9, n_outputs)))()
+    T = output_targets(output, rng, 9, n_outputs)
     sw = rng.uniform(0.5, 2.0, 9) if weighted else None
     objective = network.forward(X, T, sw, alpha)
     reported = network.reported_loss(objective, 9, sw, alpha)
     prediction = network.loss_layer(network.logits(X))
     l2 = 0.5 * alpha * sum((W**2).sum() for W in network.coefs)
     l2 /= 9 if sw is None else sw.sum()
-    expected = LOSS_FUNCTIONS[_MLP_LOSSES[output]](T, prediction, sw) + l2
+    expected = LOSS_FUNCTIONS[mlp_loss](T, prediction, sw) + l2
     np.testing.assert_allclose(reported, expected, rtol=1e-12)
     # The objective's data term is the reported one times the divisor.
-    divisor = n_outputs if output == "identity" else 1
+    divisor = n_outputs if network.loss_layer.reports_mean_over_outputs else 1
     np.testing.assert_allclose(objective - l2, (reported - l2) * divisor, rtol=1e-12)
     # ... and backprop differentiates the objective.
     backprop_gradient(network, X, T, sw, alpha=alpha)

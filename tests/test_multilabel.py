@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _helpers import registered_solvers
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -41,7 +42,7 @@ def fit_quietly(clf, *args, **kwargs):
         return clf.fit(*args, **kwargs)
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("solver", registered_solvers(mlp=True))
 def test_multilabel_fit_matches_mlpclassifier(solver):
     ours = fit_quietly(BPClassifier(solver=solver, **COMMON), X, Y)
     theirs = fit_quietly(
@@ -73,7 +74,7 @@ def test_multilabel_sample_weight_and_partial_fit_match_mlpclassifier():
     assert_allclose(params(ours), params(theirs), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("solver", registered_solvers())
 def test_multilabel_backprop_and_numerical_fits_agree(solver):
     bp = fit_quietly(BPClassifier(solver=solver, **COMMON), X, Y)
     num = fit_quietly(BPClassifier(solver=solver, gradient="numerical", **COMMON), X, Y)

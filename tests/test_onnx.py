@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import mlp_loss_name, registered_activations
 from sklearn.datasets import (
     load_breast_cancer,
     load_digits,
@@ -32,7 +33,8 @@ from sklearn.preprocessing import StandardScaler
 
 import skbp
 from skbp import BPClassifier
-from skbp.network import Network
+from skbp.network import ACTIVATIONS as ACTIVATION_REGISTRY
+from skbp.network import OUTPUTS, Activation, Network, losses
 
 skl2onnx = pytest.importorskip("skl2onnx")
 rt = pytest.importorskip("onnxruntime")
@@ -42,7 +44,12 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore::sklearn.exceptions.ConvergenceWarning"  # short fits on purpose
 )
 
-ACTIVATIONS = ["logistic", "tanh", "relu", "identity"]
+# The registered activations that have an ONNX operator (the others raise).
+ACTIVATIONS = [name for name, a in ACTIVATION_REGISTRY.items() if a.onnx_op]
+# Those MLPClassifier has too, for the tests that export an MLP.
+MLP_ACTIVATIONS = [a for a in ACTIVATIONS if a in registered_activations(mlp=True)]
+# The registered regression losses that have an ONNX operator.
+REGRESSION_LOSSES = [n for n in losses("regressor") if OUTPUTS[n].onnx_op]
 ATOL = 1e-5  # float32 precision of probabilities in [0, 1]
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -203,7 +210,7 @@ def test_float_labels():
 # Binary: one logistic unit, as MLPClassifier --------------------------------
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", MLP_ACTIVATIONS)
 def test_binary_graph_on_mlp_and_skl2onnx_converter(activation):
     """MLPClassifier's binary model through skbp's converter gives MLP's outputs,
     with the shapes and types skl2onnx's own MLPClassifier converter gives."""
@@ -261,6 +268,19 @@ def test_unfitted_model_raises_not_fitted_error(estimator):
         skl2onnx.to_onnx(estimator(), np.zeros((1, 3), np.float32))
 
 
+def test_an_activation_without_onnx_operator_cannot_be_exported(monkeypatch):
+    """Every registered activation without an operator, and a stand-in, raise."""
+    X, y = dataset("iris")
+    tanh = ACTIVATION_REGISTRY["tanh"]
+    stand_in = Activation(tanh.layer, tanh.doc, None, tanh.output_bound)
+    monkeypatch.setitem(ACTIVATION_REGISTRY, "no_onnx", stand_in)
+    for name, entry in ACTIVATION_REGISTRY.items():
+        if entry.onnx_op is None:
+            clf = fit_classifier(X, y, name, max_iter=2)
+            with pytest.raises(ValueError, match=f"activation='{name}' cannot be"):
+                session(clf, X.astype(np.float32))
+
+
 def test_float32_graph_refuses_weights_beyond_float32():
     """No silent inf weights (nor numpy's cast warning): a float64 sample works."""
     X, y = dataset("iris")
@@ -293,7 +313,8 @@ def test_float32_graph_is_finite_within_its_input_bound(activation):
     assert np.abs(extreme).max() <= bound
     labels, proba = run(clf, extreme, {"zipmap": False})
     assert np.isfinite(proba).all()
-    if activation in ("relu", "identity"):  # unbounded: the bound is a real limit
+    if ACTIVATION_REGISTRY[activation].output_bound(np.inf) == np.inf:
+        # An unbounded activation: the bound is a real limit.
         far = np.float32(np.finfo(np.float32).max) * directions[:4].astype(np.float32)
         _, proba = run(clf, far, {"zipmap": False})
         assert not np.isfinite(proba).all()
@@ -307,7 +328,8 @@ def _mlp_network(mlp):
     layers = zip(mlp.coefs_, mlp.intercepts_, strict=True)
     params = np.concatenate([a.ravel() for W, b in layers for a in (W, b)])
     units = [W.shape[0] for W in mlp.coefs_] + [mlp.coefs_[-1].shape[1]]
-    return Network(units, params, mlp.activation, mlp.out_activation_)
+    output = mlp.loss if isinstance(mlp, MLPRegressor) else mlp.out_activation_
+    return Network(units, params, mlp.activation, output)
 
 
 class _MLPClassifierStandIn(MLPClassifier):
@@ -358,7 +380,7 @@ def check_multilabel(clf, X):
     np.testing.assert_allclose(zipmap_to_array(rows, range(4)), expected, atol=ATOL)
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", MLP_ACTIVATIONS)
 def test_multilabel_graph_on_mlp(activation):
     register_stand_ins()
     X, Y = multilabel_data()
@@ -384,7 +406,9 @@ def regression_data(n_targets, loss):
         200, n_features=6, n_targets=n_targets, noise=1.0, random_state=0
     )
     y = y / np.abs(y).max()
-    if loss == "poisson":
+    try:
+        OUTPUTS[loss].layer.check_targets(y)
+    except ValueError:  # a loss for non-negative targets (counts)
         y = np.exp(y)
     return float32_exact(X), y
 
@@ -396,7 +420,7 @@ def check_regressor(reg, X, n_targets):
     np.testing.assert_allclose(prediction, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("loss", [n for n in REGRESSION_LOSSES if mlp_loss_name(n)])
 @pytest.mark.parametrize("n_targets", [1, 3])
 def test_regressor_graph_on_mlp(n_targets, loss):
     register_stand_ins()
@@ -413,7 +437,7 @@ def test_regressor_graph_on_mlp(n_targets, loss):
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("loss", REGRESSION_LOSSES)
 @pytest.mark.parametrize("n_targets", [1, 3])
 def test_regressor(n_targets, loss, activation):
     if not hasattr(skbp, "BPRegressor"):

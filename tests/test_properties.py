@@ -6,7 +6,7 @@ Run longer with ``pytest tests/test_properties.py --hypothesis-profile=long``.
 import warnings
 
 import numpy as np
-from _helpers import sgd_classifier
+from _helpers import registered_activations, registered_solvers, sgd_classifier
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -54,8 +54,8 @@ def problems(draw):
 ESTIMATORS = st.builds(
     BPClassifier,
     hidden_layer_sizes=st.lists(st.integers(1, 6), min_size=1, max_size=3).map(tuple),
-    activation=st.sampled_from(["logistic", "tanh", "relu", "identity"]),
-    solver=st.sampled_from(["sgd", "adam", "lbfgs"]),
+    activation=st.sampled_from(registered_activations()),
+    solver=st.sampled_from(registered_solvers()),
     gradient=st.sampled_from(["backprop", "numerical"]),
     alpha=st.sampled_from([0.0, 1e-3, 0.5]),
     batch_size=st.integers(1, 40),
@@ -151,7 +151,7 @@ def test_invalid_input_only_raises_value_or_type_error(problem, bad, where):
 @given(
     problem=problems(),
     hidden=st.lists(st.integers(1, 5), min_size=1, max_size=2).map(tuple),
-    activation=st.sampled_from(["logistic", "tanh", "identity"]),
+    activation=st.sampled_from(registered_activations(smooth=True)),
     alpha=st.sampled_from([0.0, 0.1]),
     random_state=st.integers(0, 1000),
 )

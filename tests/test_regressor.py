@@ -17,7 +17,7 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import numerical_grad
+from _helpers import flat_params, mlp_loss_name, registered_solvers
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -33,7 +33,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skbp import BPRegressor, gradient_check
 from skbp.layers import IdentityWithLoss, PoissonWithLoss
-from skbp.network import OUTPUTS
+from skbp.network import OUTPUTS, losses
 
 X, Y3 = make_regression(120, 5, n_targets=3, noise=1.0, random_state=0)
 Y3 = Y3 / np.abs(Y3).max()  # targets of order 1, as a scaled problem has
@@ -47,13 +47,19 @@ COMMON = dict(
 )
 
 
+# The registered regression losses, and those MLPRegressor has too (its oracles).
+LOSSES = losses("regressor")
+MLP_LOSSES = [loss for loss in LOSSES if mlp_loss_name(loss)]
+
+
 def targets(loss, n_targets):
-    y = np.exp(Y3) if loss == "poisson" else Y3
+    """``Y3``, or ``exp(Y3)`` for a loss that needs non-negative targets."""
+    try:
+        OUTPUTS[loss].layer.check_targets(Y3)
+        y = Y3
+    except ValueError:
+        y = np.exp(Y3)
     return y[:, 0] if n_targets == 1 else y
-
-
-def flat(reg):
-    return np.concatenate([a.ravel() for a in reg.coefs_ + reg.intercepts_])
 
 
 def fit_quietly(reg, *args, **kwargs):
@@ -64,21 +70,8 @@ def fit_quietly(reg, *args, **kwargs):
 
 # ------------------------------------------------------------ output layers ---
 
-LAYERS = [IdentityWithLoss, PoissonWithLoss]
-
-
-@pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("layer_class", LAYERS)
-def test_backward_is_the_gradient_of_forward(layer_class, weighted):
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(6, 3))
-    t = rng.uniform(0, 2, size=(6, 3))
-    sw = rng.uniform(0.1, 2.0, 6) if weighted else None
-    layer = layer_class()
-    expected = numerical_grad(lambda: layer_class().forward(x, t, sw), x)
-    layer.forward(x.copy(), t, sw)
-    assert_allclose(layer.backward(), expected, rtol=1e-7, atol=1e-10)
-    assert_allclose(layer.backward(2.0), 2 * expected, rtol=1e-7, atol=1e-10)
+LAYERS = [OUTPUTS[loss].layer for loss in LOSSES]
+# Each output layer's backward against central differences: test_output_layers.
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -128,18 +121,29 @@ def test_poisson_loss_is_stable_for_large_outputs():
         assert PoissonWithLoss().forward(np.array([[800.0]]), t[:, :1]) == np.inf
 
 
-def test_outputs_registered_under_mlpregressors_names():
-    assert OUTPUTS["identity"] is IdentityWithLoss
-    assert OUTPUTS["exp"] is PoissonWithLoss
+@pytest.mark.parametrize("loss", LOSSES)
+def test_every_loss_is_documented(loss):
+    words = " ".join(BPRegressor.__doc__.split())
+    assert f'``"{loss}"``: {" ".join(OUTPUTS[loss].doc.split())}' in words
+    assert f'``"{OUTPUTS[loss].out_activation}"`` for ``loss="{loss}"``' in words
+
+
+@pytest.mark.parametrize("loss", losses("regressor"))
+def test_out_activation_is_the_loss_entrys(loss):
+    X, y = np.arange(12.0).reshape(6, 2), np.arange(6.0)
+    reg = BPRegressor((2,), loss=loss, solver="lbfgs", max_iter=2).fit(X, y)
+    assert reg.out_activation_ == OUTPUTS[loss].out_activation
+    if loss in ("squared_error", "poisson"):  # MLPRegressor's
+        assert reg.out_activation_ == {"squared_error": "identity"}.get(loss, "exp")
 
 
 # ------------------------------------------------------------- MLPRegressor ---
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("solver", registered_solvers(mlp=True))
 @pytest.mark.parametrize("n_targets", [1, 3])
-@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("loss", MLP_LOSSES)
 def test_same_weights_as_mlpregressor(loss, n_targets, solver, weighted):
     if loss == "squared_error" and n_targets > 1 and solver == "lbfgs":
         pytest.skip("see test_multioutput_lbfgs_differs_from_mlpregressor")
@@ -150,7 +154,7 @@ def test_same_weights_as_mlpregressor(loss, n_targets, solver, weighted):
         params["n_iter_no_change"] = np.inf  # losses differ by n_outputs: no tol
     mlp = fit_quietly(MLPRegressor(activation="logistic", **params), X, y, sw)
     reg = fit_quietly(BPRegressor(**params), X, y, sample_weight=sw)
-    assert_allclose(flat(reg), flat(mlp), rtol=0, atol=1e-10)
+    assert_allclose(flat_params(reg), flat_params(mlp), rtol=0, atol=1e-10)
     assert reg.n_iter_ == mlp.n_iter_
     if solver != "lbfgs":  # (MLPRegressor's L-BFGS leaves t_ at 0)
         assert reg.t_ == mlp.t_
@@ -166,7 +170,7 @@ def test_same_weights_as_mlpregressor(loss, n_targets, solver, weighted):
 
 
 @given(
-    solver=st.sampled_from(["sgd", "adam"]),
+    solver=st.sampled_from(registered_solvers(mlp=True, stochastic=True)),
     n_outputs=st.integers(2, 3),
     alpha=st.sampled_from([0.0, 1e-3, 1.0]),
     tol=st.sampled_from([0.0, 1e-3, 0.01, 0.05]),
@@ -192,7 +196,7 @@ def test_multioutput_squared_error_stops_where_mlpregressor_stops(
     assert reg.n_iter_ == mlp.n_iter_
     assert_allclose(reg.loss_curve_, mlp.loss_curve_, rtol=1e-10)
     assert reg.best_loss_ == pytest.approx(mlp.best_loss_, rel=1e-10)
-    assert_allclose(flat(reg), flat(mlp), atol=1e-9)
+    assert_allclose(flat_params(reg), flat_params(mlp), atol=1e-9)
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.5])
@@ -215,19 +219,25 @@ def test_multioutput_lbfgs_differs_from_mlpregressor():
     params = dict(COMMON, solver="lbfgs")
     mlp = fit_quietly(MLPRegressor(activation="logistic", **params), X, Y3)
     reg = fit_quietly(BPRegressor(**params), X, Y3)
-    assert np.abs(flat(reg) - flat(mlp)).max() > 1e-4
+    assert np.abs(flat_params(reg) - flat_params(mlp)).max() > 1e-4
     one = dict(params, max_iter=30)
     mlp1 = fit_quietly(MLPRegressor(activation="logistic", **one), X, Y3[:, 0])
     assert_allclose(
-        flat(fit_quietly(BPRegressor(**one), X, Y3[:, 0])), flat(mlp1), atol=1e-6
+        flat_params(fit_quietly(BPRegressor(**one), X, Y3[:, 0])),
+        flat_params(mlp1),
+        atol=1e-6,
     )
     # Same loss and gradient as MLPRegressor's stochastic updates, though:
     sgd = dict(params, solver="sgd", n_iter_no_change=np.inf)
     mlp = fit_quietly(MLPRegressor(activation="logistic", **sgd), X, Y3)
-    assert_allclose(flat(fit_quietly(BPRegressor(**sgd), X, Y3)), flat(mlp), atol=1e-10)
+    assert_allclose(
+        flat_params(fit_quietly(BPRegressor(**sgd), X, Y3)),
+        flat_params(mlp),
+        atol=1e-10,
+    )
 
 
-@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("loss", MLP_LOSSES)
 def test_partial_fit_and_early_stopping_as_mlpregressor(loss):
     y = targets(loss, 3)
     params = dict(COMMON, loss=loss, solver="sgd")
@@ -236,21 +246,21 @@ def test_partial_fit_and_early_stopping_as_mlpregressor(loss):
     for rows in (slice(0, 60), slice(60, None), slice(None)):
         mlp.partial_fit(X[rows], y[rows], sample_weight=SW[rows])
         reg.partial_fit(X[rows], y[rows], sample_weight=SW[rows])
-    assert_allclose(flat(reg), flat(mlp), atol=1e-10)
+    assert_allclose(flat_params(reg), flat_params(mlp), atol=1e-10)
     params.update(early_stopping=True, max_iter=15, tol=0.0, n_iter_no_change=3)
     mlp = fit_quietly(MLPRegressor(activation="logistic", **params), X, y, SW)
     reg = fit_quietly(BPRegressor(**params), X, y, sample_weight=SW)
     assert_allclose(reg.validation_scores_, mlp.validation_scores_, rtol=1e-9)
     assert reg.best_validation_score_ == pytest.approx(mlp.best_validation_score_)
     assert reg.n_iter_ == mlp.n_iter_
-    assert_allclose(flat(reg), flat(mlp), atol=1e-10)
+    assert_allclose(flat_params(reg), flat_params(mlp), atol=1e-10)
 
 
 # ---------------------------------------------------- backprop vs numerical ---
 
 
 @pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
-@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("loss", LOSSES)
 def test_backprop_and_numerical_fits_agree(loss, solver):
     y = targets(loss, 2 if loss == "poisson" else 3)[:60]
     params = dict(COMMON, hidden_layer_sizes=(4,), loss=loss, solver=solver)
@@ -261,11 +271,11 @@ def test_backprop_and_numerical_fits_agree(loss, solver):
     ]
     # L-BFGS's line search amplifies the 1e-10 differences of each gradient.
     tol = 1e-6 if solver == "lbfgs" else 1e-8
-    assert_allclose(flat(fits[1]), flat(fits[0]), rtol=0, atol=tol)
+    assert_allclose(flat_params(fits[1]), flat_params(fits[0]), rtol=0, atol=tol)
     assert_allclose(fits[1].loss_curve_, fits[0].loss_curve_, rtol=tol)
 
 
-@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("loss", LOSSES)
 def test_gradient_check(loss):
     reg = BPRegressor((4,), loss=loss, random_state=0)
     errors = gradient_check(reg, X, targets(loss, 3))
@@ -440,28 +450,48 @@ def test_overflowing_poisson_prediction_is_a_clear_error():
 
 def test_divergence_is_an_error_that_keeps_the_model():
     reg = BPRegressor((3,), "identity", max_iter=2, random_state=0)
-    before = flat(fit_quietly(reg, X, Y3))
+    before = flat_params(fit_quietly(reg, X, Y3))
     with pytest.raises(ValueError, match="Training diverged"):
         reg.set_params(
             warm_start=True, solver="sgd", learning_rate_init=10.0, max_iter=50
         ).fit(X * 1e3, Y3)
-    assert_array_equal(flat(reg), before)
+    assert_array_equal(flat_params(reg), before)
     with pytest.raises(ValueError, match="y is too large"):
         reg.fit(X, Y3 * 1e200)
-    assert_array_equal(flat(reg), before)
+    assert_array_equal(flat_params(reg), before)
 
 
 # -------------------------------------------------------------- persistence ---
 
 
-def test_pickle_and_joblib_round_trips(tmp_path):
-    reg = fit_quietly(BPRegressor((4,), max_iter=3, random_state=0), X, Y3)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_pickle_and_joblib_round_trips(tmp_path, loss):
+    reg = BPRegressor((4,), loss=loss, max_iter=3, random_state=0)
+    reg = fit_quietly(reg, X, targets(loss, 3))
     for loaded in (
         pickle.loads(pickle.dumps(reg)),
         joblib.load(joblib.dump(reg, tmp_path / "reg.joblib")[0]),
     ):
         assert_array_equal(loaded.predict(X), reg.predict(X))
         assert loaded.loss_curve_ == reg.loss_curve_
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_models_saved_with_the_state_tuple_still_load(loss):
+    """skbp 0.1.0 pickled ``(layer_units, activation, out_activation_, params)``."""
+    reg = fit_quietly(
+        BPRegressor((4,), loss=loss, max_iter=3, random_state=0), X, np.exp(Y3)
+    )
+    state = reg.__getstate__()
+    network = state["_network"]
+    old = (network["layer_units"], network["activation"], reg.out_activation_)
+    state["_network"] = (*old, network["params"])
+    loaded = BPRegressor.__new__(BPRegressor)
+    loaded.__setstate__(dict(state))  # __setstate__ pops the version
+    assert_array_equal(loaded.predict(X), reg.predict(X))
+    state["_network"] = ([2, 4, 3], "logistic", "huber?", network["params"])
+    with pytest.raises(ValueError, match="skbp version that saved it"):
+        BPRegressor.__new__(BPRegressor).__setstate__(state)
 
 
 def test_skops_round_trip(tmp_path):

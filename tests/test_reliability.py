@@ -11,7 +11,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
-from _helpers import sgd_classifier
+from _helpers import flat_params, registered_solvers, sgd_classifier
 from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.datasets import load_diabetes, load_digits, load_iris
@@ -135,12 +135,12 @@ def test_bad_fit_input_raises_clearly_and_fits_nothing(case, gradient):
 
 def test_bad_input_to_a_fitted_model_keeps_it_intact():
     clf = small(random_state=0).fit(X_IRIS, Y_IRIS)
-    params, proba = clf._params.copy(), clf.predict_proba(X_IRIS)
+    params, proba = flat_params(clf).copy(), clf.predict_proba(X_IRIS)
     for case, (make_X, make_y, sw, error, match) in BAD_FIT_INPUTS.items():
         with pytest.raises(error, match=match):
             clf.fit(make_X(), make_y(), sample_weight=sw)
         assert clf.n_features_in_ == 4, case
-    np.testing.assert_array_equal(clf._params, params)
+    np.testing.assert_array_equal(flat_params(clf), params)
     np.testing.assert_array_equal(clf.predict_proba(X_IRIS), proba)
 
 
@@ -151,7 +151,7 @@ def test_column_vector_y_warns_and_ravels():
         col = small(random_state=0).fit(X_IRIS, Y_IRIS[:, None])
     assert record[0].filename == __file__  # points at the caller's fit
     flat = small(random_state=0).fit(X_IRIS, Y_IRIS)
-    np.testing.assert_array_equal(col._params, flat._params)
+    np.testing.assert_array_equal(flat_params(col), flat_params(flat))
 
 
 def test_bad_predict_input():
@@ -174,10 +174,10 @@ def test_bad_predict_input():
 def test_partial_fit_rejects_labels_outside_classes_and_keeps_model():
     clf = small(random_state=0)
     clf.partial_fit(X_IRIS[:100], Y_IRIS[:100], classes=[0, 1, 2])
-    params = clf._params.copy()
+    params = flat_params(clf).copy()
     with pytest.raises(ValueError, match=r"\[7\]"):
         clf.partial_fit(X_IRIS[:10], np.full(10, 7))
-    np.testing.assert_array_equal(clf._params, params)
+    np.testing.assert_array_equal(flat_params(clf), params)
     with pytest.raises(ValueError, match="first call"):
         small().partial_fit(X_IRIS, Y_IRIS)
 
@@ -215,7 +215,7 @@ def test_huge_finite_inputs_never_give_nan_probabilities(gradient):
     np.testing.assert_allclose(proba.sum(axis=1), 1)
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("solver", registered_solvers(stochastic=True))
 def test_divergence_stops_and_keeps_a_warm_started_model(solver):
     clf = small(solver=solver, random_state=0, warm_start=True).fit(X_IRIS, Y_IRIS)
     before = pickle.dumps(clf)
@@ -225,7 +225,7 @@ def test_divergence_stops_and_keeps_a_warm_started_model(solver):
         clf.fit(X, Y_IRIS)
     clf.set_params(learning_rate_init=0.1)
     assert pickle.dumps(clf) == before  # nothing changed, bit for bit
-    assert np.all(np.isfinite(clf._params))
+    assert np.all(np.isfinite(flat_params(clf)))
 
 
 def test_a_loss_that_explodes_below_inf_is_divergence():
@@ -245,7 +245,7 @@ def test_a_loss_that_explodes_below_inf_is_divergence():
 _FIRST = dict(hidden_layer_sizes=(5,), learning_rate_init=0.001, max_iter=3)
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("solver", registered_solvers(stochastic=True))
 def test_the_explosion_rule_spares_the_diabetes_fits_as_loaded(solver):
     """Unscaled y (loss about 1.5e4 at the start) at the default rates."""
     from skbp import BPRegressor
@@ -258,7 +258,7 @@ def test_the_explosion_rule_spares_the_diabetes_fits_as_loaded(solver):
 
 
 @given(
-    solver=st.sampled_from(["sgd", "adam"]),
+    solver=st.sampled_from(registered_solvers(stochastic=True)),
     rate=st.sampled_from([1e-3, 0.01, 0.05]),
     scale=st.sampled_from([1e-6, 1.0, 1e3, 1e60]),
     momentum=st.sampled_from([0.0, 0.9]),
@@ -309,12 +309,12 @@ def test_lbfgs_divergence_stops_and_keeps_the_model(monkeypatch):
 def test_divergence_in_partial_fit_keeps_previous_model():
     clf = small(solver="sgd", momentum=0.5, random_state=0)
     clf.partial_fit(X_IRIS, Y_IRIS, classes=[0, 1, 2])
-    params = clf._params.copy()
+    params = flat_params(clf).copy()
     velocities = clf._optimizer.velocities.copy()
     clf.set_params(learning_rate_init=1e308)
     with pytest.raises(ValueError, match="diverged"):
         clf.partial_fit(X_IRIS * 1e6, Y_IRIS)  # steps of 1e308 * 1e6 overflow
-    np.testing.assert_array_equal(clf._params, params)
+    np.testing.assert_array_equal(flat_params(clf), params)
     np.testing.assert_array_equal(clf._optimizer.velocities, velocities)
     assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 1
 
@@ -335,7 +335,7 @@ def test_interrupt_at_a_chosen_step(monkeypatch, gradient):
     with pytest.warns(UserWarning, match="interrupted"):
         clf.fit(X_IRIS, Y_IRIS)
     assert clf.n_iter_ == 1  # 3 steps per epoch; the 5th step never finished
-    np.testing.assert_array_equal(clf._params, seen[4])
+    np.testing.assert_array_equal(flat_params(clf), seen[4])
     assert np.all(np.isfinite(clf.predict_proba(X_IRIS)))
 
 
@@ -355,7 +355,7 @@ def test_interrupt_from_a_timer():
     assert time.perf_counter() - start < 30  # stopped promptly
     assert clf.n_iter_ < 1000
     assert len(clf.loss_curve_) == clf.n_iter_
-    assert np.all(np.isfinite(clf._params))
+    assert np.all(np.isfinite(flat_params(clf)))
     assert clf.predict(X).shape == (len(X),)
 
 
@@ -389,7 +389,7 @@ def test_grid_search_n_jobs_2_equals_n_jobs_1():
         serial.cv_results_["mean_test_score"], parallel.cv_results_["mean_test_score"]
     )
     np.testing.assert_array_equal(
-        serial.best_estimator_._params, parallel.best_estimator_._params
+        flat_params(serial.best_estimator_), flat_params(parallel.best_estimator_)
     )
 
 
@@ -416,14 +416,14 @@ def test_same_random_state_is_bit_identical_across_processes():
         for _ in range(2)
     ]
     assert runs[0] == runs[1] and len(runs[0].split()) == 2
-    here = small(random_state=7).fit(X_IRIS, Y_IRIS)._params
-    again = small(random_state=7).fit(X_IRIS, Y_IRIS)._params
+    here = flat_params(small(random_state=7).fit(X_IRIS, Y_IRIS))
+    again = flat_params(small(random_state=7).fit(X_IRIS, Y_IRIS))
     np.testing.assert_array_equal(here, again)
-    other = small().fit(X_IRIS, Y_IRIS)._params
-    assert not np.array_equal(other, small().fit(X_IRIS, Y_IRIS)._params)
+    other = flat_params(small().fit(X_IRIS, Y_IRIS))
+    assert not np.array_equal(other, flat_params(small().fit(X_IRIS, Y_IRIS)))
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("solver", registered_solvers(stochastic=True))
 def test_mid_partial_fit_model_survives_round_trips(tmp_path, solver):
     kwargs = dict(solver=solver, momentum=0.9, random_state=0)
     clf = small(**kwargs)
@@ -432,12 +432,12 @@ def test_mid_partial_fit_model_survives_round_trips(tmp_path, solver):
     joblib.dump(clf, tmp_path / "m.joblib")
     loaded = joblib.load(tmp_path / "m.joblib")
     for copy in (pickled, loaded):
-        np.testing.assert_array_equal(copy._params, clf._params)
+        np.testing.assert_array_equal(flat_params(copy), flat_params(clf))
     for model in (clf, pickled, loaded):
         model.partial_fit(X_IRIS[75:], Y_IRIS[75:])
         model.partial_fit(X_IRIS, Y_IRIS)
     for copy in (pickled, loaded):
-        np.testing.assert_array_equal(copy._params, clf._params)
+        np.testing.assert_array_equal(flat_params(copy), flat_params(clf))
         assert copy.loss_curve_ == clf.loss_curve_
         for view in copy.coefs_:
             assert np.shares_memory(view, copy._params)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from _helpers import sgd_classifier
+from _helpers import flat_params, sgd_classifier
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -52,20 +52,9 @@ def test_sklearn_estimator_checks(estimator, check):
 
 
 @pytest.fixture
-def iris():
+def iris_scaled():
     X, y = load_iris(return_X_y=True)
     return StandardScaler().fit_transform(X), y
-
-
-@pytest.fixture
-def tiny():
-    """A problem small enough for several numerical fits: 3 x 4 x 3 network."""
-    rng = np.random.RandomState(0)
-    X = rng.standard_normal((30, 3))
-    y = np.repeat([0, 1, 2], 10)
-    X[y == 1] += 2.0
-    X[y == 2] -= 2.0
-    return X, y
 
 
 def _fast(**params):
@@ -101,17 +90,17 @@ def _fitted_state(estimator):
 # ------------------------------------------------------------- integration ---
 
 
-def test_pipeline_fit_score(iris):
+def test_pipeline_fit_score(iris_scaled):
     X, y = load_iris(return_X_y=True)
     pipe = make_pipeline(StandardScaler(), _fast(max_iter=50)).fit(X, y)
     assert pipe.score(X, y) > 0.9
     # Oracle: the same two steps by hand.
-    manual = _fast(max_iter=50).fit(iris[0], y)
-    assert_allclose(pipe.predict_proba(X), manual.predict_proba(iris[0]))
+    manual = _fast(max_iter=50).fit(iris_scaled[0], y)
+    assert_allclose(pipe.predict_proba(X), manual.predict_proba(iris_scaled[0]))
 
 
-def test_grid_search_over_gradient_and_hidden_layer_sizes(iris):
-    X, y = iris
+def test_grid_search_over_gradient_and_hidden_layer_sizes(iris_scaled):
+    X, y = iris_scaled
     grid = {"gradient": ["backprop", "numerical"], "hidden_layer_sizes": [(3,), (5,)]}
     search = GridSearchCV(_fast(), grid, cv=3).fit(X, y)
     results = pd.DataFrame(search.cv_results_["params"]).assign(
@@ -126,8 +115,8 @@ def test_grid_search_over_gradient_and_hidden_layer_sizes(iris):
     assert_array_equal(scores["backprop"], scores["numerical"])
 
 
-def test_cross_val_score_matches_manual_folds(iris):
-    X, y = iris
+def test_cross_val_score_matches_manual_folds(iris_scaled):
+    X, y = iris_scaled
     scores = cross_val_score(_fast(), X, y, cv=3)
     # Oracle: the folds cross_val_score uses for a classifier, fitted by hand.
     manual = [
@@ -138,8 +127,8 @@ def test_cross_val_score_matches_manual_folds(iris):
     assert scores.mean() > 0.85
 
 
-def test_clone_is_unfitted_with_equal_params(iris):
-    fitted = _fast(gradient="numerical", warm_start=True).fit(*iris)
+def test_clone_is_unfitted_with_equal_params(iris_scaled):
+    fitted = _fast(gradient="numerical", warm_start=True).fit(*iris_scaled)
     copy = clone(fitted)
     assert copy.get_params() == fitted.get_params()
     assert not hasattr(copy, "coefs_")
@@ -148,8 +137,8 @@ def test_clone_is_unfitted_with_equal_params(iris):
 
 
 @pytest.mark.parametrize("gradient", ["backprop", "numerical"])
-def test_joblib_round_trip(tmp_path, iris, gradient):
-    X, y = iris
+def test_joblib_round_trip(tmp_path, iris_scaled, gradient):
+    X, y = iris_scaled
     clf = _fast(gradient=gradient, max_iter=3, warm_start=True).fit(X, y)
     path = tmp_path / "clf.joblib"
     joblib.dump(clf, path)
@@ -158,7 +147,7 @@ def test_joblib_round_trip(tmp_path, iris, gradient):
         loaded = joblib.load(path)
 
     assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
-    assert_array_equal(loaded._params, clf._params)
+    assert_array_equal(flat_params(loaded), flat_params(clf))
     # coefs_ and intercepts_ are again views into the one flat vector, in order.
     pairs = zip(loaded.coefs_, loaded.intercepts_, strict=True)
     views = [array for pair in pairs for array in pair]
@@ -172,7 +161,7 @@ def test_joblib_round_trip(tmp_path, iris, gradient):
     clf.set_params(max_iter=2).fit(X, y)
     loaded.set_params(max_iter=2).fit(X, y)
     assert loaded.n_iter_ == clf.n_iter_ == 2 and len(clf.loss_curve_) == 5
-    assert_array_equal(loaded._params, clf._params)
+    assert_array_equal(flat_params(loaded), flat_params(clf))
     assert loaded.loss_curve_ == clf.loss_curve_
     for view in loaded.coefs_ + loaded.intercepts_:
         assert np.shares_memory(view, loaded._params)
@@ -215,9 +204,9 @@ def test_pickle_holds_parameters_not_activations():
         (dict(gradient="magic"), "gradient"),
     ],
 )
-def test_bad_parameter_raises_value_error_naming_it(tiny, params, name):
+def test_bad_parameter_raises_value_error_naming_it(tiny_separated, params, name):
     with pytest.raises(ValueError, match=name):
-        sgd_classifier(**params).fit(*tiny)
+        sgd_classifier(**params).fit(*tiny_separated)
 
 
 # ------------------------------------------------------------ inputs intact ---
@@ -234,24 +223,24 @@ def _assert_untouched(clf, X, y):
 
 
 @pytest.mark.parametrize("gradient", ["backprop", "numerical"])
-def test_inputs_not_mutated(tiny, gradient):
-    X, y = (a.copy() for a in tiny)
+def test_inputs_not_mutated(tiny_separated, gradient):
+    X, y = (a.copy() for a in tiny_separated)
     _assert_untouched(_fast(gradient=gradient, batch_size=7), X, y)
 
 
 @pytest.mark.parametrize("gradient", ["backprop", "numerical"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_read_only_inputs(tiny, gradient, dtype):
-    X, y = tiny[0].astype(dtype), tiny[1].copy()
+def test_read_only_inputs(tiny_separated, gradient, dtype):
+    X, y = tiny_separated[0].astype(dtype), tiny_separated[1].copy()
     X.setflags(write=False)
     y.setflags(write=False)
     _assert_untouched(_fast(gradient=gradient, batch_size=7), X, y)
 
 
 @pytest.mark.parametrize("gradient", ["backprop", "numerical"])
-def test_memmap_inputs(tmp_path, tiny, gradient):
+def test_memmap_inputs(tmp_path, tiny_separated, gradient):
     arrays = []
-    for name, source in zip(("X", "y"), tiny, strict=True):
+    for name, source in zip(("X", "y"), tiny_separated, strict=True):
         path = tmp_path / f"{name}.dat"
         writer = np.memmap(path, dtype=source.dtype, mode="w+", shape=source.shape)
         writer[...] = source
@@ -260,11 +249,12 @@ def test_memmap_inputs(tmp_path, tiny, gradient):
         arrays.append(np.memmap(path, dtype=source.dtype, mode="r", shape=source.shape))
     X, y = arrays
     _assert_untouched(_fast(gradient=gradient, batch_size=7), X, y)
-    assert_array_equal(X, tiny[0])
+    assert_array_equal(X, tiny_separated[0])
     # Same model as from ordinary arrays.
-    reference = _fast(gradient=gradient, batch_size=7).fit(*tiny)
+    reference = _fast(gradient=gradient, batch_size=7).fit(*tiny_separated)
     assert_array_equal(
-        _fast(gradient=gradient, batch_size=7).fit(X, y)._params, reference._params
+        flat_params(_fast(gradient=gradient, batch_size=7).fit(X, y)),
+        flat_params(reference),
     )
 
 
@@ -274,8 +264,8 @@ def test_memmap_inputs(tmp_path, tiny, gradient):
 @pytest.mark.parametrize(
     "labels", [["setosa", "versicolor", "virginica"], [-3, 7, 42]], ids=["str", "int"]
 )
-def test_arbitrary_labels_give_the_same_model(iris, labels):
-    X, y = iris
+def test_arbitrary_labels_give_the_same_model(iris_scaled, labels):
+    X, y = iris_scaled
     reference = _fast().fit(X, y)
     labels = np.array(labels)
     clf = _fast().fit(X, labels[y])
@@ -286,8 +276,8 @@ def test_arbitrary_labels_give_the_same_model(iris, labels):
 
 
 @pytest.mark.parametrize("gradient", ["backprop", "numerical"])
-def test_binary_problem(iris, gradient):
-    X, y = iris[0][50:], np.where(iris[1][50:] == 1, "no", "yes")
+def test_binary_problem(iris_scaled, gradient):
+    X, y = iris_scaled[0][50:], np.where(iris_scaled[1][50:] == 1, "no", "yes")
     clf = _fast(gradient=gradient).fit(X, y)
     proba = clf.predict_proba(X)
     assert proba.shape == (100, 2)
@@ -298,8 +288,8 @@ def test_binary_problem(iris, gradient):
     assert clf.score(X, y) > 0.8
 
 
-def test_dataframe_feature_names(iris):
-    X, y = iris
+def test_dataframe_feature_names(iris_scaled):
+    X, y = iris_scaled
     columns = ["sepal length", "sepal width", "petal length", "petal width"]
     frame = pd.DataFrame(X, columns=columns)
     clf = _fast().fit(frame, y)
@@ -322,17 +312,17 @@ def test_dataframe_feature_names(iris):
 
 
 @pytest.mark.parametrize("gradient", ["backprop", "numerical"])
-def test_float32_in_float32_out(iris, gradient):
-    X, y = iris[0].astype(np.float32), iris[1]
+def test_float32_in_float32_out(iris_scaled, gradient):
+    X, y = iris_scaled[0].astype(np.float32), iris_scaled[1]
     clf = _fast(gradient=gradient, max_iter=5).fit(X, y)
-    assert clf._params.dtype == np.float32
+    assert flat_params(clf).dtype == np.float32
     assert {a.dtype for a in clf.coefs_ + clf.intercepts_} == {np.dtype(np.float32)}
     assert clf.predict_proba(X).dtype == np.float32
     assert clf.predict_proba(X.astype(np.float64)).dtype == np.float32
     assert clf.predict_log_proba(X).dtype == np.float32
     # float32 training follows the float64 one closely.
-    reference = _fast(gradient=gradient, max_iter=5).fit(iris[0], y)
-    assert_allclose(clf._params, reference._params, rtol=1e-3, atol=1e-4)
+    reference = _fast(gradient=gradient, max_iter=5).fit(iris_scaled[0], y)
+    assert_allclose(flat_params(clf), flat_params(reference), rtol=1e-3, atol=1e-4)
 
 
 def test_sparse_csr_gives_the_dense_model_backprop():
@@ -340,20 +330,20 @@ def test_sparse_csr_gives_the_dense_model_backprop():
     X_csr = sp.csr_matrix(X)
     dense = sgd_classifier(max_iter=3, random_state=0).fit(X, y)
     sparse = sgd_classifier(max_iter=3, random_state=0).fit(X_csr, y)
-    assert_allclose(sparse._params, dense._params, rtol=1e-10, atol=1e-12)
+    assert_allclose(flat_params(sparse), flat_params(dense), rtol=1e-10, atol=1e-12)
     assert_allclose(sparse.predict_proba(X_csr), dense.predict_proba(X), atol=1e-12)
     assert_array_equal(sparse.predict(X_csr), dense.predict(X))
 
 
-def test_sparse_csr_gives_the_dense_model_numerical(tiny):
-    X, y = tiny
+def test_sparse_csr_gives_the_dense_model_numerical(tiny_separated):
+    X, y = tiny_separated
     X = np.where(np.abs(X) < 0.5, 0.0, X)  # make it genuinely sparse
     X_csr = sp.csr_matrix(X)
     assert X_csr.nnz < X.size
     params = dict(gradient="numerical", batch_size=7, max_iter=5)
     dense = _fast(**params).fit(X, y)
     sparse = _fast(**params).fit(X_csr, y)
-    assert_allclose(sparse._params, dense._params, rtol=1e-8, atol=1e-10)
+    assert_allclose(flat_params(sparse), flat_params(dense), rtol=1e-8, atol=1e-10)
     assert_allclose(sparse.predict_proba(X_csr), dense.predict_proba(X), atol=1e-10)
 
 
@@ -363,7 +353,7 @@ def test_fortran_ordered_input_gives_the_c_ordered_model():
     assert not X.flags.c_contiguous
     fortran = _fast(max_iter=3).fit(X, y)
     c_order = _fast(max_iter=3).fit(np.ascontiguousarray(X), y)
-    assert_array_equal(fortran._params, c_order._params)
+    assert_array_equal(flat_params(fortran), flat_params(c_order))
 
 
 # ------------------------------------------------------ order of the checks ---

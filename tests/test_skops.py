@@ -10,20 +10,22 @@ import warnings
 import joblib
 import numpy as np
 import pytest
-from _helpers import sgd_classifier
+from _helpers import flat_params, sgd_classifier
 from sklearn.datasets import load_iris
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import skbp._base
 from skbp import BPClassifier
+from skbp.optimizers import SOLVERS
 
 sio = pytest.importorskip("skops.io", reason="needs the 'skops' extra")
 
-SKBP_TYPES = {
-    "skbp.classifier.BPClassifier",
-    "skbp.optimizers.AdamOptimizer",
-    "skbp.optimizers.SGDOptimizer",
+# The estimator and the optimizer of every registered stochastic solver.
+SKBP_TYPES = {"skbp.classifier.BPClassifier"} | {
+    f"{solver.optimizer.__module__}.{solver.optimizer.__name__}"
+    for solver in SOLVERS.values()
+    if not solver.full_batch
 }
 
 
@@ -50,13 +52,9 @@ def dump_and_load(model, path):
 
 @pytest.mark.parametrize(
     "params",
-    [
-        dict(solver="sgd", momentum=0.9),
-        dict(solver="adam"),
-        dict(solver="lbfgs"),
-        dict(early_stopping=True),
-    ],
-    ids=["sgd-momentum", "adam", "lbfgs", "early-stopping"],
+    [dict(solver=solver, momentum=0.9) for solver in SOLVERS]
+    + [dict(early_stopping=True)],
+    ids=[*SOLVERS, "early-stopping"],
 )
 def test_skops_round_trip(tmp_path, iris, params):
     X, y = iris
@@ -85,11 +83,11 @@ def test_skops_round_trip_keeps_training_identical(tmp_path, iris):
     fit_quietly(clf, X, labels)
     loaded, _ = dump_and_load(clf, tmp_path / "model.skops")
 
-    assert loaded._params.dtype == np.float32
+    assert flat_params(loaded).dtype == np.float32
     np.testing.assert_array_equal(loaded.classes_, clf.classes_)
     for model in (clf, loaded):
         model.partial_fit(X, labels)
-    np.testing.assert_array_equal(loaded._params, clf._params)
+    np.testing.assert_array_equal(flat_params(loaded), flat_params(clf))
     assert loaded.loss_curve_ == clf.loss_curve_
 
 
@@ -169,4 +167,4 @@ def test_skops_round_trip_of_a_binary_model(tmp_path, iris):
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     for model in (clf, loaded):
         model.partial_fit(X, y)
-    np.testing.assert_array_equal(loaded._params, clf._params)
+    np.testing.assert_array_equal(flat_params(loaded), flat_params(clf))

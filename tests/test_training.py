@@ -16,7 +16,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import sgd_classifier
+from _helpers import flat_params, registered_solvers, sgd_classifier
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -63,23 +63,6 @@ def blobs():
         random_state=0,
     )
     return X, y
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    """30 x 3, three classes: small enough for many numerical fits."""
-    rng = np.random.RandomState(0)
-    X = rng.standard_normal((30, 3))
-    y = np.repeat([0, 1, 2], 10)
-    X[y == 1] += 1.5
-    X[y == 2] -= 1.5
-    return X, y
-
-
-def flat(clf):
-    """The fitted parameters as one vector, laid out ``W1, b1, W2, b2, ...``."""
-    pairs = zip(clf.coefs_, clf.intercepts_, strict=True)
-    return np.concatenate([a.ravel() for pair in pairs for a in pair])
 
 
 def glorot(rng, layer_units, activation="logistic"):
@@ -167,10 +150,10 @@ def test_stochastic_fit_matches_mlpclassifier(blobs, params):
     # The comparison is not vacuous: training moved the initial draws.
     units = [X.shape[1], *np.atleast_1d(common["hidden_layer_sizes"]), 3]
     start = glorot(np.random.RandomState(1), units, ours.activation)
-    assert np.abs(flat(ours) - start).max() > 1e-2
+    assert np.abs(flat_params(ours) - start).max() > 1e-2
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("solver", registered_solvers(mlp=True))
 def test_sample_weighted_fit_matches_mlpclassifier(blobs, solver):
     # Compare parameters only: skbp's loss_curve_ is the weighted mean of the
     # batch losses, MLPClassifier's weighs each batch by its row count.
@@ -190,10 +173,10 @@ def test_sample_weighted_fit_matches_mlpclassifier(blobs, solver):
     theirs = mlp_twin(**common).fit(X, y, sample_weight=sample_weight)
     assert_same_model(ours, theirs, rtol=1e-8, atol=1e-10)
     unweighted = sgd_classifier(**common).fit(X, y)
-    assert np.abs(flat(unweighted) - flat(ours)).max() > 1e-3
+    assert np.abs(flat_params(unweighted) - flat_params(ours)).max() > 1e-3
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("solver", registered_solvers(mlp=True))
 def test_float32_fit_matches_mlpclassifier(blobs, solver):
     X, y = blobs[0].astype(np.float32), blobs[1]
     common = dict(
@@ -277,7 +260,7 @@ def test_first_two_steps_follow_the_update_formula(tiny, rule):
             random_state=0,
             **params,
         ).fit(X, y)
-        assert_allclose(flat(clf), expected, rtol=1e-12, atol=1e-14)
+        assert_allclose(flat_params(clf), expected, rtol=1e-12, atol=1e-14)
     # The rule matters: plain SGD's second step lands elsewhere.
     plain = p0 - lr * g0
     plain = plain - lr * grad(plain)
@@ -311,7 +294,7 @@ def test_partial_fit_over_chunks_equals_one_epoch_of_fit(blobs, params):
             classes=[0, 1, 2] if i == 0 else None,
             sample_weight=sample_weight[rows],
         )
-    assert_allclose(flat(chunked), flat(whole), rtol=1e-12, atol=1e-14)
+    assert_allclose(flat_params(chunked), flat_params(whole), rtol=1e-12, atol=1e-14)
     assert chunked.t_ == whole.t_ == 120
     assert_array_equal(chunked.classes_, whole.classes_)
 
@@ -347,10 +330,10 @@ def test_partial_fit_rejects_labels_outside_classes(tiny):
     with pytest.raises(ValueError, match=r"\b7\b"):
         sgd_classifier((3,)).partial_fit(X, y_bad, classes=[0, 1, 2])
     clf = sgd_classifier((3,)).partial_fit(X, y, classes=[0, 1, 2])
-    before = flat(clf).copy()
+    before = flat_params(clf).copy()
     with pytest.raises(ValueError, match=r"\b7\b"):
         clf.partial_fit(X, y_bad)
-    assert_array_equal(flat(clf), before)
+    assert_array_equal(flat_params(clf), before)
 
 
 def test_partial_fit_rejects_balanced_class_weight_and_early_stopping(tiny):
@@ -393,12 +376,14 @@ def test_sample_weight_two_equals_a_duplicated_row(tiny, solver, gradient):
     )
     weighted = sgd_classifier(**common).fit(X, y, sample_weight=weights)
     duplicated = sgd_classifier(**common).fit(X_dup, y_dup)
-    assert_allclose(flat(weighted), flat(duplicated), rtol=1e-8, atol=1e-10)
+    assert_allclose(
+        flat_params(weighted), flat_params(duplicated), rtol=1e-8, atol=1e-10
+    )
     plain = sgd_classifier(**common).fit(X, y)
-    assert np.abs(flat(plain) - flat(duplicated)).max() > 1e-4
+    assert np.abs(flat_params(plain) - flat_params(duplicated)).max() > 1e-4
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("solver", registered_solvers())
 def test_zero_sample_weight_equals_dropping_the_rows(tiny, solver):
     X, y = tiny
     dropped = [0, 11, 12, 29]
@@ -416,7 +401,7 @@ def test_zero_sample_weight_equals_dropping_the_rows(tiny, solver):
     )
     weighted = sgd_classifier(**common).fit(X, y, sample_weight=weights)
     without = sgd_classifier(**common).fit(X[keep], y[keep])
-    assert_allclose(flat(weighted), flat(without), rtol=1e-9, atol=1e-11)
+    assert_allclose(flat_params(weighted), flat_params(without), rtol=1e-9, atol=1e-11)
 
 
 @pytest.mark.parametrize(
@@ -484,8 +469,13 @@ def test_class_weight_dict_equals_the_corresponding_sample_weight(
     else:
         ours = sgd_classifier(class_weight=class_weight, **common).fit(X, y)
         expected = sgd_classifier(**common).fit(X, y, sample_weight=per_row)
-    assert_allclose(flat(ours), flat(expected), rtol=1e-12, atol=1e-14)
-    assert np.abs(flat(ours) - flat(sgd_classifier(**common).fit(X, y))).max() > 1e-3
+    assert_allclose(flat_params(ours), flat_params(expected), rtol=1e-12, atol=1e-14)
+    assert (
+        np.abs(
+            flat_params(ours) - flat_params(sgd_classifier(**common).fit(X, y))
+        ).max()
+        > 1e-3
+    )
 
 
 @pytest.mark.parametrize("with_sample_weight", [False, True])
@@ -513,7 +503,7 @@ def test_balanced_class_weight_equals_compute_class_weight(with_sample_weight):
     common = dict(hidden_layer_sizes=(4,), batch_size=30, max_iter=3, random_state=0)
     ours = sgd_classifier(class_weight="balanced", **common).fit(X, y, sample_weight=sw)
     expected = sgd_classifier(**common).fit(X, y, sample_weight=expected_weights)
-    assert_allclose(flat(ours), flat(expected), rtol=1e-12, atol=1e-14)
+    assert_allclose(flat_params(ours), flat_params(expected), rtol=1e-12, atol=1e-14)
 
 
 def test_class_weight_unknown_label_raises_naming_class_weight(tiny):
@@ -534,7 +524,7 @@ def _replay_epochs(X, y, train, n_epochs, sample_weight=None, **params):
     history = []
     for _ in range(n_epochs):
         clf.fit(X[train], y[train], sample_weight=sw)
-        history.append((flat(clf).copy(), clf.loss_))
+        history.append((flat_params(clf).copy(), clf.loss_))
     return history
 
 
@@ -605,7 +595,7 @@ def test_early_stopping_stops_and_restores_the_best_epoch(weighting):
     assert clf.best_loss_ is None
     best = int(np.argmax(scores))
     assert best < clf.n_iter_ - 1  # restoring matters here
-    assert_allclose(flat(clf), history[best][0], rtol=1e-12, atol=1e-14)
+    assert_allclose(flat_params(clf), history[best][0], rtol=1e-12, atol=1e-14)
     final_correct = clf.predict(X[val]) == y[val]
     assert np.average(final_correct, weights=val_weights) == pytest.approx(
         clf.best_validation_score_, rel=1e-12
@@ -674,7 +664,7 @@ def test_infinite_n_iter_no_change_runs_every_epoch_and_warns_as_mlpclassifier(b
         assert clf.n_iter_ == 7
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("solver", registered_solvers(mlp=True))
 def test_reaching_max_iter_warns(blobs, solver):
     X, y = blobs
     clf = sgd_classifier((5,), solver=solver, max_iter=3, tol=0.0, random_state=0)
@@ -773,7 +763,7 @@ def test_warm_start_continues_from_the_previous_weights_by_hand(tiny):
         random_state=0,
     )
     clf = sgd_classifier(max_iter=2, **common).fit(X, y)
-    after_first = flat(clf).copy()
+    after_first = flat_params(clf).copy()
     clf.set_params(warm_start=True, max_iter=3).fit(X, y)
     # Three more epochs of mini-batch SGD from where the first fit ended.
     p = after_first.copy()
@@ -781,10 +771,10 @@ def test_warm_start_continues_from_the_previous_weights_by_hand(tiny):
         for start in range(0, len(y), batch):
             rows = slice(start, start + batch)
             p = p - lr * gradient_at(p, units, X[rows], T[rows])
-    assert_allclose(flat(clf), p, rtol=1e-12, atol=1e-14)
+    assert_allclose(flat_params(clf), p, rtol=1e-12, atol=1e-14)
     assert clf.n_iter_ == 3 and len(clf.loss_curve_) == 5 and clf.t_ == 5 * len(y)
     cold = sgd_classifier(max_iter=5, **common).fit(X, y)
-    assert_allclose(flat(clf), flat(cold), rtol=1e-12, atol=1e-14)
+    assert_allclose(flat_params(clf), flat_params(cold), rtol=1e-12, atol=1e-14)
 
 
 def test_warm_start_matches_mlpclassifier(blobs):
@@ -804,7 +794,7 @@ def test_warm_start_matches_mlpclassifier(blobs):
 
 
 @given(
-    solver=st.sampled_from(["sgd", "adam"]),
+    solver=st.sampled_from(registered_solvers(mlp=True, stochastic=True)),
     learning_rate=st.sampled_from(["constant", "adaptive"]),
     tol=st.sampled_from([0.0, 1e-3, 0.05, 10.0]),
     patience=st.integers(1, 3),
@@ -853,7 +843,7 @@ def test_partial_fit_adaptive_rate_counts_epochs_across_calls(blobs):
     assert_same_model(ours, theirs)
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("solver", registered_solvers(mlp=True, stochastic=True))
 def test_batch_size_larger_than_the_data_warns_once_as_mlpclassifier(tiny, solver):
     X, y = tiny
     with pytest.warns(UserWarning, match="batch_size` less than 1 or larger") as got:
@@ -927,10 +917,10 @@ def test_interrupt_while_validating_leaves_the_epoch_out_of_every_curve(
 def test_warm_start_with_a_new_class_raises(tiny):
     X, y = tiny
     clf = sgd_classifier((3,), max_iter=1, warm_start=True).fit(X, y)
-    before = flat(clf).copy()
+    before = flat_params(clf).copy()
     with pytest.raises(ValueError, match=r"\b3\b"):
         clf.fit(X, np.where(y == 2, 3, y))
-    assert_array_equal(flat(clf), before)
+    assert_array_equal(flat_params(clf), before)
 
 
 # ---------------------------------------------- solver x gradient agreement ---
@@ -967,7 +957,7 @@ def test_backprop_and_numerical_agree_for_every_solver(tiny, params):
         for gradient in ("backprop", "numerical")
     }
     bp, num = fits["backprop"], fits["numerical"]
-    assert_allclose(flat(num), flat(bp), rtol=0, atol=1e-6)
+    assert_allclose(flat_params(num), flat_params(bp), rtol=0, atol=1e-6)
     assert_allclose(num.loss_curve_, bp.loss_curve_, rtol=1e-7)
     assert bp.n_iter_ == num.n_iter_ == common["max_iter"]
     assert bp.loss_curve_[-1] < bp.loss_curve_[0]  # it trains
@@ -976,7 +966,7 @@ def test_backprop_and_numerical_agree_for_every_solver(tiny, params):
 # -------------------------------------------------------- float32 and sparse ---
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("solver", registered_solvers())
 def test_float32_in_float32_out_for_every_solver(tiny, solver):
     X, y = tiny[0].astype(np.float32), tiny[1]
     common = dict(
@@ -994,10 +984,15 @@ def test_float32_in_float32_out_for_every_solver(tiny, solver):
         assert clf.predict_proba(X).dtype == np.float32
     # The numerical gradient (computed in float64) still tracks backprop.
     assert_allclose(
-        flat(fits["numerical"]), flat(fits["backprop"]), rtol=1e-4, atol=1e-5
+        flat_params(fits["numerical"]),
+        flat_params(fits["backprop"]),
+        rtol=1e-4,
+        atol=1e-5,
     )
     reference = sgd_classifier(**common).fit(X.astype(np.float64), y)
-    assert_allclose(flat(fits["backprop"]), flat(reference), rtol=1e-4, atol=1e-5)
+    assert_allclose(
+        flat_params(fits["backprop"]), flat_params(reference), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_numerical_gradient_of_a_float32_network_is_computed_in_float64(tiny):
@@ -1017,7 +1012,7 @@ def test_numerical_gradient_of_a_float32_network_is_computed_in_float64(tiny):
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
-@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+@pytest.mark.parametrize("solver", registered_solvers())
 def test_sparse_and_dense_give_the_same_model(blobs, fmt, solver):
     X, y = blobs
     X = np.where(np.random.RandomState(0).rand(*X.shape) < 0.5, 0.0, X)
@@ -1034,7 +1029,7 @@ def test_sparse_and_dense_give_the_same_model(blobs, fmt, solver):
     )
     dense = sgd_classifier(**common).fit(X, y, sample_weight=sample_weight)
     sparse = sgd_classifier(**common).fit(X_sparse, y, sample_weight=sample_weight)
-    assert_allclose(flat(sparse), flat(dense), rtol=1e-9, atol=1e-11)
+    assert_allclose(flat_params(sparse), flat_params(dense), rtol=1e-9, atol=1e-11)
     assert_allclose(sparse.predict_proba(X_sparse), dense.predict_proba(X), atol=1e-12)
 
 
