@@ -559,7 +559,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         return max(1, min(self.batch_size, n_samples))  # clipped, as MLPClassifier
 
     def _check_fitted_model(self, network, X, T, x_bound, whole_fit):
-        """Raise if the fitted network's outputs on ``X`` overflow.
+        """Raise if the fitted network's outputs or predictions on ``X`` overflow.
 
         Each step checks its loss, but the last update could still leave finite
         weights so large that the outputs overflow. ``x_bound`` bounds
@@ -572,8 +572,8 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         if network.cannot_overflow(x_bound):
             return
         try:
-            for _ in _finite_logit_blocks(network, X):
-                pass
+            for _, logits in _finite_logit_blocks(network, X):
+                _predict_outputs(network, logits)
         except FloatingPointError:
             _training.check_finite(np.nan, "network's output")
 

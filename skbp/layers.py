@@ -49,6 +49,11 @@ class Layer:
     in_place = False
     cached = ()
 
+    @classmethod
+    def largest_finite_input(cls, dtype):
+        """The largest input whose output is finite in ``dtype`` (inf: any finite)."""
+        return np.inf
+
     def clear(self):
         """Drop what the last ``forward`` cached."""
         for name in self.cached:
@@ -685,6 +690,11 @@ class PoissonWithLoss(_OutputWithLoss):
         """Return the predictions ``exp(x)`` (into ``out`` if given), uncached."""
         with np.errstate(over="ignore"):
             return np.exp(x, out=out)
+
+    @classmethod
+    def largest_finite_input(cls, dtype):
+        """``log`` of the largest float: ``exp`` of more overflows."""
+        return float(np.log(np.finfo(dtype).max))
 
     @classmethod
     def check_targets(cls, T):

@@ -460,7 +460,7 @@ class Network:
         return apply_layers(self.layers, X)
 
     def cannot_overflow(self, x_bound):
-        """Whether no layer's output can overflow for any input with ``|x| <= x_bound``.
+        """Whether no output or prediction can overflow for ``|x| <= x_bound``.
 
         Layer by layer, ``|x @ W + b| <= x_bound * max_j sum_i |W_ij| + max|b|``,
         and each activation bounds its output given that bound
@@ -483,7 +483,8 @@ class Network:
             bound = bound * float(column_sums.max()) + float(np.abs(affine.b).max())
             if not bound <= limit:  # also False for NaN
                 return False
-        return True
+        # The output layer's prediction (exp for Poisson) must be finite too.
+        return bound <= self.loss_layer.largest_finite_input(self.dtype)
 
     def clear_cache(self):
         """Drop what the last training pass cached (each layer's ``clear()``)."""

@@ -525,18 +525,6 @@ PENDING = (
         TRAJECTORY,
         "found by this suite",
     ),
-    Difference(
-        "UNDOCUMENTED: predict raises where the outputs overflow (MLP returns inf)",
-        lambda c: any(
-            isinstance(a.values.get(name), str)
-            and isinstance(b.values.get(name), np.ndarray)
-            and not np.isfinite(b.values[name]).all()
-            for a, b in zip(c.bp, c.mlp, strict=False)
-            for name in ("predict", "predict_proba")
-        ),
-        ("predict", "predict_proba"),
-        "found by this suite (README 'Faults lose nothing': divergence raises in fit)",
-    ),
 )
 
 # ------------------------------------------------------------ the drawing ---

@@ -447,3 +447,24 @@ def test_no_warning_noise_on_a_good_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sgd_classifier(max_iter=300, random_state=0).fit(*load_digits(return_X_y=True))
+
+
+def test_a_poisson_fit_whose_predictions_overflow_is_divergence():
+    """exp of finite outputs beyond log(max float) is caught in fit, not predict.
+
+    Found by tests/test_differential.py: the fit returned (loss_ 9.8e39) and
+    predict then raised; MLPRegressor returns infinite predictions.
+    """
+    from skbp import BPRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((20, 2))
+    y = rng.poisson(np.exp(X[:, 0])).astype(float)
+    reg = BPRegressor(
+        loss="poisson", hidden_layer_sizes=(2,), activation="identity",
+        solver="sgd", learning_rate_init=1.0, momentum=0.0, max_iter=2,
+        random_state=0,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="Training diverged"):
+        reg.fit(X, y)
+    assert "_network" not in reg.__dict__  # left unfitted, as it was
