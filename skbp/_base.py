@@ -33,7 +33,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _callbacks, _training
+from . import _callbacks, _training, _warnings
 from ._version import __version__
 from .gradients import GRADIENTS
 from .network import ACTIVATIONS, OUTPUTS, Network, NetworkSpec
@@ -290,12 +290,11 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             self._publish(work)
             interrupted = True
         if interrupted:
-            warnings.warn(
+            _warnings.warn(
                 "Training was interrupted by user after its last step; the model "
                 "is the one training ended with (its final checks, or callbacks' "
                 "last hooks, may not have run).",
                 UserWarning,
-                stacklevel=4,  # _guarded_fit <- fit <- wrapper <- the caller
             )
         return self
 
@@ -373,11 +372,10 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         if sp.issparse(y):
             y = y.toarray()
         if y.ndim == 2 and y.shape[1] == 1:  # as scikit-learn: a 1-D y, with a warning
-            warnings.warn(
+            _warnings.warn(
                 "A column-vector y was passed when a 1d array was expected. Please "
                 "change the shape of y to (n_samples,), for example using ravel().",
                 DataConversionWarning,
-                stacklevel=6,  # _prepare <- _fit <- _guarded_fit <- fit <- wrapper
             )
             y = y.ravel()
         T = self._encode_targets(y, X.dtype, first_pass, incremental, classes)

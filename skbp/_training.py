@@ -8,7 +8,6 @@ only for its hyperparameters and for ``_validation_score``.
 
 import math
 import time
-import warnings
 from numbers import Real
 
 import numpy as np
@@ -17,14 +16,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 
-from . import _threads
+from . import _threads, _warnings
 from ._callbacks import predicting_copy
 from .gradients import GRADIENTS
 from .optimizers import SOLVERS
-
-# Warnings point at the caller of fit: fit_* <- _fit <- _guarded_fit <- fit <-
-# scikit-learn's _fit_context wrapper <- the caller.
-_STACKLEVEL = 6
 
 
 def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
@@ -79,19 +74,17 @@ def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
                 break
         else:
             if not incremental:
-                warnings.warn(
+                _warnings.warn(
                     f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) "
                     "reached and the optimization hasn't converged yet.",
                     ConvergenceWarning,
-                    stacklevel=_STACKLEVEL,
                 )
     except KeyboardInterrupt:
-        warnings.warn(
+        _warnings.warn(
             f"Training interrupted by user after {est.n_iter_} epochs; the "
             "model keeps the parameters of the last completed step"
             + (" (or the best epoch's)." if est.early_stopping else "."),
             UserWarning,
-            stacklevel=_STACKLEVEL,
         )
         interrupted = True
     else:
@@ -108,25 +101,23 @@ def _restore_best(est, network):
         network.params[...] = best
     elif est.n_iter_:  # this call scored epochs, all NaN
         est.best_validation_score_ = np.nan
-        warnings.warn(
+        _warnings.warn(
             f"Every validation score of this fit was NaN (scoring={est.scoring!r}), "
             "so no epoch could be chosen as the best: the model keeps the last "
             "epoch's parameters. Use a scoring that is defined on the "
             "validation rows (roc_auc, for example, needs both values of each "
             "label among them), or set early_stopping=False.",
             UserWarning,
-            stacklevel=_STACKLEVEL + 1,  # one frame deeper: fit_stochastic's
         )
 
 
 def _checked_batch_size(est, n_samples):
     """``est._batch_size(n_samples)``, warning as MLP does when it clips."""
     if est.batch_size != "auto" and not 1 <= est.batch_size <= n_samples:
-        warnings.warn(
+        _warnings.warn(
             "Got `batch_size` less than 1 or larger than sample size. It is going "
             "to be clipped",
             UserWarning,
-            stacklevel=_STACKLEVEL + 1,  # one frame deeper: fit_stochastic's
         )
     return est._batch_size(n_samples)
 
@@ -173,12 +164,11 @@ def _split_validation(est, X, T, sample_weight, rng):
     """
     stratify = est._stratify_labels(T)
     if stratify is not None and not _can_stratify(stratify, est.validation_fraction):
-        warnings.warn(
+        _warnings.warn(
             "The early-stopping validation split cannot be stratified (a class "
             "has too few samples for validation_fraction="
             f"{est.validation_fraction}); using a plain random split.",
             UserWarning,
-            stacklevel=_STACKLEVEL + 1,  # one frame deeper: fit_stochastic's
         )
         stratify = None
     train, val = train_test_split(
@@ -429,21 +419,19 @@ def fit_lbfgs(est, network, X, T, sample_weight):
                 },
             )
     except KeyboardInterrupt:
-        warnings.warn(
+        _warnings.warn(
             f"Training interrupted by user after {len(curve)} L-BFGS iterations; "
             "the model keeps the parameters of the last completed iteration.",
             UserWarning,
-            stacklevel=_STACKLEVEL,
         )
     if result is not None:
         params[...] = result.x
         loss = reported(result.fun, result.x)
         if not result.success and not stopped:
-            warnings.warn(
+            _warnings.warn(
                 f"L-BFGS failed to converge: {result.message}. Increase "
                 "max_iter or max_fun, or scale the data.",
                 ConvergenceWarning,
-                stacklevel=_STACKLEVEL,
             )
     else:
         params[...] = x0 if last is None else last

@@ -1,6 +1,5 @@
 """``BPClassifier``: labels, class weights and probabilities; the rest is shared."""
 
-import warnings
 from numbers import Real
 
 import numpy as np
@@ -9,7 +8,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
-from . import _docs
+from . import _docs, _warnings
 from ._base import (
     BaseBP,
     _check_solver,
@@ -351,7 +350,7 @@ class BPClassifier(ClassifierMixin, BaseBP):
             first = predicted[0] if first is None else first
             if (predicted != first).any():
                 return
-        warnings.warn(
+        _warnings.warn(
             "BPClassifier predicts only one class "
             f"({self.classes_.tolist()[first]!r}) for every training "
             f"sample, although y has {len(self.classes_)} classes: it learned "
@@ -360,7 +359,6 @@ class BPClassifier(ClassifierMixin, BaseBP):
             "learning_rate_init, or too few epochs (with a small "
             "weight_init_std the loss first sits on a plateau).",
             UserWarning,
-            stacklevel=6,
         )
 
     # --------------------------------------------------------- prediction ---
