@@ -1,9 +1,11 @@
 """``BPRegressor``: targets, the Poisson loss and R²; the rest is shared."""
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _docs
 from ._base import BaseBP, estimator_init
@@ -51,6 +53,12 @@ def _numeric_targets(y, dtype):
 _LOSS_DOC = _docs.choice_doc(
     "loss", {name: OUTPUTS[name].doc for name in losses("regressor")}, "squared_error"
 )
+_QUANTILE_DOC = """\
+    quantile : float in (0, 1), default=0.5
+        The quantile ``loss="quantile"`` predicts (0.05 and 0.95 for a 90%
+        prediction interval); the default, 0.5, is the median. Other losses
+        ignore it, as ``HistGradientBoostingRegressor``'s do.
+"""
 _LOSS_NOTE = """
         As ``MLPRegressor``'s: for several outputs and
         ``loss="squared_error"``, the squared-error term is averaged over
@@ -92,7 +100,7 @@ _EXAMPLES = """\
 class BPRegressor(RegressorMixin, BaseBP):
     __doc__ = _docs.estimator_doc(
         _INTRO,
-        own_parameters=_LOSS_DOC,
+        own_parameters=_LOSS_DOC + _QUANTILE_DOC,
         own_attributes="",
         peer="MLPRegressor",
         score="(weighted) R²",
@@ -112,9 +120,10 @@ class BPRegressor(RegressorMixin, BaseBP):
     _parameter_constraints: dict = {
         **BaseBP._parameter_constraints,
         "loss": [StrOptions(LossNames("regressor"))],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
     }
 
-    __init__ = estimator_init(loss="squared_error")
+    __init__ = estimator_init(loss="squared_error", quantile=0.5)
 
     # -------------------------------------------------------------- hooks ---
 
