@@ -493,6 +493,10 @@ class _OutputWithLoss(Layer):
     # Whether the reported loss (``loss_``, ``tol``) averages the data term
     # over outputs instead of summing it, as trained (see ``IdentityWithLoss``).
     reports_mean_over_outputs = False
+    # Whether the loss has kinks (points without a derivative), where the
+    # central differences of the numerical gradient average the one-sided
+    # slopes within a step of the kink, and so differ from ``backward``.
+    has_kinks = False
     in_place = True
     cached = ("y", "t", "sample_weight")
 
@@ -761,6 +765,8 @@ class AbsoluteErrorWithLoss(_OutputWithLoss):
     array([[0. , 0.5],
            [0.5, 0.5]])
     """
+
+    has_kinks = True
 
     def __call__(self, x, out=None):
         """Return the predictions: ``x`` itself (copied into ``out`` if given)."""
