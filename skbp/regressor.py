@@ -198,4 +198,17 @@ class BPRegressor(RegressorMixin, BaseBP):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.target_tags.positive_only = _refuses_negative_targets(self.loss)
         return tags
+
+
+def _refuses_negative_targets(loss):
+    """Whether the output layer of ``loss`` refuses a negative ``y`` (gamma's)."""
+    entry = OUTPUTS.get(loss)
+    if entry is None or entry.estimator != "regressor":
+        return False
+    try:
+        entry.layer.check_targets(np.full((1, 1), -1.0))
+    except ValueError:
+        return True
+    return False
