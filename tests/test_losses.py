@@ -188,3 +188,15 @@ def test_early_stopping_on_the_loss_scores_with_that_loss(loss):
         reg.fit(X, y)
     assert len(reg.validation_scores_) == reg.n_iter_
     assert reg.best_validation_score_ == min(reg.validation_scores_)
+
+
+@pytest.mark.parametrize("method", ["warm_start", "partial_fit"])
+def test_continuing_needs_the_same_quantile(method):
+    reg = BPRegressor((3,), loss="quantile", quantile=0.2, max_iter=2, random_state=0)
+    with _quiet():
+        reg.fit(X, Y3) if method == "warm_start" else reg.partial_fit(X, Y3)
+        reg.set_params(quantile=0.7, warm_start=True)
+        with pytest.raises(ValueError, match=r"quantile=0.7 differs .* \(0.2\)"):
+            reg.fit(X, Y3) if method == "warm_start" else reg.partial_fit(X, Y3)
+        reg.set_params(quantile=0.2)
+        reg.fit(X, Y3) if method == "warm_start" else reg.partial_fit(X, Y3)
