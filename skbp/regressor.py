@@ -1,4 +1,4 @@
-"""``BPRegressor``: targets, the Poisson loss and R²; the rest is shared."""
+"""``BPRegressor``: targets, its losses (``quantile``) and R²; the rest is shared."""
 
 from numbers import Real
 
@@ -70,9 +70,12 @@ _LOSS_NOTE = """
 _INTRO = """Neural-network regressor trained by backpropagation or numerical gradients.
 
     The network is ``Affine -> activation -> ... -> Affine -> IdentityWithLoss``
-    (half squared error), or ``-> PoissonWithLoss`` (exponential output, half
-    Poisson deviance) with ``loss="poisson"``, one ``Affine -> activation``
-    pair per entry of ``hidden_layer_sizes``, plus an L2 term.
+    (half squared error), or the output layer of another ``loss`` (the
+    Poisson and gamma deviances of an exponential output, the absolute error
+    and the pinball loss of ``quantile``: the losses of
+    ``HistGradientBoostingRegressor``), one ``Affine -> activation`` pair per
+    entry of ``hidden_layer_sizes``, plus an L2 term. ``score`` is R² for
+    every loss.
 
     Parameter names, meanings and defaults follow
     :class:`~sklearn.neural_network.MLPRegressor`, except the activation
@@ -189,8 +192,8 @@ class BPRegressor(RegressorMixin, BaseBP):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions (``exp`` of the network's output for
-            ``loss="poisson"``), 1-D when the model has one output. float32
-            for a model fitted on float32 data.
+            ``loss="poisson"`` and ``"gamma"``), 1-D when the model has one
+            output. float32 for a model fitted on float32 data.
         """
         y, state = self._forward_blocks(X)
         return y.ravel() if state["n_outputs_"] == 1 else y
