@@ -200,3 +200,21 @@ def test_continuing_needs_the_same_quantile(method):
             reg.fit(X, Y3) if method == "warm_start" else reg.partial_fit(X, Y3)
         reg.set_params(quantile=0.2)
         reg.fit(X, Y3) if method == "warm_start" else reg.partial_fit(X, Y3)
+
+
+@pytest.mark.parametrize("loss", ["absolute_error", "quantile", "gamma"])
+def test_skops_round_trip_keeps_the_loss_and_its_quantile(tmp_path, loss):
+    sio = pytest.importorskip("skops.io", reason="needs the 'skops' extra")
+    y = np.exp(Y3) if loss == "gamma" else Y3
+    reg = BPRegressor((4,), loss=loss, quantile=0.8, max_iter=3, random_state=0)
+    with _quiet():
+        reg.fit(X, y)
+    path = tmp_path / "reg.skops"
+    sio.dump(reg, path)
+    loaded = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+    with _quiet():  # continuing trains the same loss, at the same quantile
+        for model in (reg, loaded):
+            model.partial_fit(X, y)
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+    assert loaded.loss_curve_ == reg.loss_curve_
