@@ -398,6 +398,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             )
         else:
             spec = self._network.spec
+            self._check_same_loss_parameters(spec)
             params = self._network.params.astype(X.dtype)  # a copy
             self.loss_curve_ = list(self.loss_curve_)
         if train:
@@ -415,6 +416,19 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
     def _output_loss(self):
         """The key in ``OUTPUTS`` of a new network's output layer (after encoding)."""
         raise NotImplementedError
+
+    def _check_same_loss_parameters(self, spec):
+        """Raise if a loss parameter (``quantile``) changed since the first fit."""
+        fitted = dict(spec.output_params)
+        for parameter, keyword in OUTPUTS[spec.output].parameters.items():
+            if getattr(self, parameter) != fitted[keyword]:
+                raise ValueError(
+                    f"{parameter}={getattr(self, parameter)!r} differs from the "
+                    f"value the model was fitted with ({fitted[keyword]!r}): a "
+                    "loss's parameters are fixed by the first fit. Set it back to "
+                    "continue training, or set warm_start=False (or call fit, "
+                    "after partial_fit) to train a new model."
+                )
 
     def _check_combinations(self, incremental):
         """Raise for parameter values that are invalid only together."""

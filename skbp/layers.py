@@ -23,11 +23,14 @@ from scipy.special import expit, xlogy
 from . import _kernels
 
 __all__ = [
+    "AbsoluteErrorWithLoss",
     "Affine",
+    "GammaWithLoss",
     "Layer",
     "Identity",
     "IdentityWithLoss",
     "PoissonWithLoss",
+    "QuantileWithLoss",
     "ReLU",
     "Sigmoid",
     "SigmoidWithLoss",
@@ -490,6 +493,10 @@ class _OutputWithLoss(Layer):
     # Whether the reported loss (``loss_``, ``tol``) averages the data term
     # over outputs instead of summing it, as trained (see ``IdentityWithLoss``).
     reports_mean_over_outputs = False
+    # Whether the loss has kinks (points without a derivative), where the
+    # central differences of the numerical gradient average the one-sided
+    # slopes within a step of the kink, and so differ from ``backward``.
+    has_kinks = False
     in_place = True
     cached = ("y", "t", "sample_weight")
 
@@ -717,4 +724,188 @@ class PoissonWithLoss(_OutputWithLoss):
             per_element = np.exp(x)
             per_element -= x * t
             per_element += xlogy(t, t) - t
+        return per_element.sum(axis=-1)
+
+
+class AbsoluteErrorWithLoss(_OutputWithLoss):
+    """Identity output with the absolute error, for the conditional median.
+
+    ``y = x`` and ``E = sum_j mean_i |y_ij - t_ij|``: the absolute error
+    summed over outputs and averaged over samples (for one output,
+    ``sklearn.metrics.mean_absolute_error``; for several, the sum of its
+    ``multioutput="raw_values"``). ``backward()`` returns
+    ``sign(y - t) / batch_size``, 0 where ``y == t``.
+
+    At the kink ``y == t`` the loss has no derivative: ``backward`` gives 0,
+    the average of the one-sided slopes -1 and 1, and the central difference
+    ``gradient_check`` takes averages the two one-sided slopes as soon as
+    ``|y - t| < h`` (its step), so it agrees there only when ``y == t``
+    exactly; compare gradients away from the kinks.
+
+    Attributes
+    ----------
+    y : ndarray of shape (n_samples, n_outputs)
+        Predictions from the last ``forward``.
+    t : ndarray of shape (n_samples, n_outputs)
+        Targets from the last ``forward``.
+    loss : float
+        Loss from the last ``forward``.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights from the last ``forward``; the loss is then
+        ``sum_i w_i E_i / sum_i w_i`` and the gradient scales accordingly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbp.layers import AbsoluteErrorWithLoss
+    >>> layer = AbsoluteErrorWithLoss()
+    >>> layer.forward(np.array([[1.0, 2.0], [3.0, 4.0]]), np.ones((2, 2)))
+    3.0
+    >>> layer.backward()
+    array([[0. , 0.5],
+           [0.5, 0.5]])
+    """
+
+    has_kinks = True
+
+    def __call__(self, x, out=None):
+        """Return the predictions: ``x`` itself (copied into ``out`` if given)."""
+        return _assign(out, x)
+
+    def _derivative(self, out=None):
+        """``sign(y - t)``: each row's loss's derivative, 0 at the kink."""
+        return np.sign(np.subtract(self.y, self.t, out=out), out=out)
+
+    @staticmethod
+    def _per_sample(x, t):
+        """``sum_j |x_j - t_j|`` over the last axis."""
+        return np.abs(x - t).sum(axis=-1)
+
+
+class QuantileWithLoss(AbsoluteErrorWithLoss):
+    """Identity output with the pinball loss, for the conditional ``quantile``.
+
+    ``y = x`` and ``E = sum_j mean_i rho(t_ij - y_ij)`` with
+    ``rho(r) = quantile * r`` for ``r >= 0`` and ``(quantile - 1) * r``
+    below: ``sklearn.metrics.mean_pinball_loss(alpha=quantile)`` for one
+    output, the sum of its ``multioutput="raw_values"`` for several. It is
+    computed as ``|y - t| / 2 + (1/2 - quantile) (y - t)``, whose derivative
+    ``backward()`` returns divided by the batch size:
+    ``1 - quantile`` where ``y > t``, ``-quantile`` where ``y < t``, and
+    ``1/2 - quantile`` (the average of the two) where ``y == t``. At
+    ``quantile=0.5`` this is half the absolute error.
+
+    At the kink ``y == t`` the central difference ``gradient_check`` takes
+    averages the two one-sided slopes as soon as ``|y - t| < h`` (its step):
+    it agrees with ``backward`` there only when ``y == t`` exactly; compare
+    gradients away from the kinks.
+
+    Parameters
+    ----------
+    quantile : float in (0, 1), default=0.5
+        The quantile predicted (``BPRegressor(quantile=...)``).
+
+    Attributes
+    ----------
+    y : ndarray of shape (n_samples, n_outputs)
+        Predictions from the last ``forward``.
+    t : ndarray of shape (n_samples, n_outputs)
+        Targets from the last ``forward``.
+    loss : float
+        Loss from the last ``forward``.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights from the last ``forward``; the loss is then
+        ``sum_i w_i E_i / sum_i w_i`` and the gradient scales accordingly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbp.layers import QuantileWithLoss
+    >>> layer = QuantileWithLoss(quantile=0.9)
+    >>> x, t = np.array([[0.0], [2.0]]), np.ones((2, 1))
+    >>> round(layer.forward(x, t), 12)  # (0.9 + 0.1) / 2
+    0.5
+    >>> layer.backward()
+    array([[-0.45],
+           [ 0.05]])
+    """
+
+    def __init__(self, quantile=0.5):
+        super().__init__()
+        self.quantile = quantile
+
+    def _derivative(self, out=None):
+        """``sign(y - t) / 2 + 1/2 - quantile``: 1/2 - quantile at the kink."""
+        dx = super()._derivative(out)
+        dx *= 0.5
+        dx += 0.5 - self.quantile
+        return dx
+
+    def _per_sample(self, x, t):
+        """``sum_j |x_j - t_j| / 2 + (1/2 - quantile) (x_j - t_j)``."""
+        residual = x - t
+        per_element = 0.5 * np.abs(residual)
+        per_element += (0.5 - self.quantile) * residual
+        return per_element.sum(axis=-1)
+
+
+class GammaWithLoss(PoissonWithLoss):
+    """Exponential output with half the gamma deviance, for positive targets.
+
+    ``y = exp(x)`` (the log link, as ``PoissonWithLoss``, whose prediction
+    and overflow bound it shares) and
+    ``E = sum_j mean_i [log(y_ij / t_ij) + t_ij / y_ij - 1]``, half
+    ``sklearn.metrics.mean_gamma_deviance`` for one output (the sum of the
+    per-output halves for several), computed from the raw output as
+    ``x - log(t) + t exp(-x) - 1``. ``backward()`` returns
+    ``(1 - t / y) / batch_size``. The targets must be strictly positive.
+
+    Attributes
+    ----------
+    y : ndarray of shape (n_samples, n_outputs)
+        Predictions ``exp(x)`` from the last ``forward``.
+    t : ndarray of shape (n_samples, n_outputs)
+        Targets from the last ``forward``.
+    loss : float
+        Loss from the last ``forward``.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights from the last ``forward``; the loss is then
+        ``sum_i w_i E_i / sum_i w_i`` and the gradient scales accordingly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skbp.layers import GammaWithLoss
+    >>> layer = GammaWithLoss()
+    >>> layer.forward(np.zeros((2, 1)), np.ones((2, 1)))  # exact predictions
+    0.0
+    >>> layer.backward()
+    array([[0.],
+           [0.]])
+    """
+
+    @classmethod
+    def check_targets(cls, T):
+        """Raise unless every target is strictly positive."""
+        if (T <= 0).any():
+            raise ValueError(
+                "loss='gamma' needs strictly positive targets, but y has values "
+                f"<= 0 (the smallest is {T.min()!r}). Use loss='poisson' for "
+                "targets that may be 0, or loss='squared_error'."
+            )
+
+    def _derivative(self, out=None):
+        """``1 - t / y``: each row's loss's derivative with respect to ``x``."""
+        with np.errstate(over="ignore", divide="ignore"):
+            dx = np.divide(self.t, self.y, out=out)
+        np.subtract(1.0, dx, out=dx)
+        return dx
+
+    @staticmethod
+    def _per_sample(x, t):
+        """``sum_j x_j - log(t_j) + t_j exp(-x_j) - 1`` over the last axis."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            per_element = t * np.exp(-x)
+            per_element += x
+            per_element -= np.log(t) + 1.0
         return per_element.sum(axis=-1)

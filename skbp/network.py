@@ -17,10 +17,13 @@ from itertools import pairwise
 import numpy as np
 
 from .layers import (
+    AbsoluteErrorWithLoss,
     Affine,
+    GammaWithLoss,
     Identity,
     IdentityWithLoss,
     PoissonWithLoss,
+    QuantileWithLoss,
     ReLU,
     Sigmoid,
     SigmoidWithLoss,
@@ -132,6 +135,31 @@ OUTPUTS = {
         "Exp",
         "output ``exp(z)`` (the log link) and half the Poisson deviance summed "
         "over outputs, for non-negative ``y`` such as counts",
+    ),
+    "absolute_error": Output(
+        AbsoluteErrorWithLoss,
+        "regressor",
+        "identity",
+        "Identity",
+        "identity output and the absolute error summed over outputs (the "
+        "conditional median)",
+    ),
+    "quantile": Output(
+        QuantileWithLoss,
+        "regressor",
+        "identity",
+        "Identity",
+        "identity output and the pinball loss of ``quantile`` summed over "
+        "outputs (the conditional quantile, for prediction intervals)",
+        {"quantile": "quantile"},
+    ),
+    "gamma": Output(
+        GammaWithLoss,
+        "regressor",
+        "exp",
+        "Exp",
+        "output ``exp(z)`` (the log link) and half the gamma deviance summed "
+        "over outputs, for strictly positive ``y``",
     ),
 }
 

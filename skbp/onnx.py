@@ -22,7 +22,8 @@ hyperparameters, so it computes what ``predict`` computes even after
   int64 indicator matrix ``z > 0`` (probability above 0.5), as
   ``MLPClassifier``'s converter gives;
 - regression: the output layer's link (``OUTPUTS[loss].onnx_op``: identity
-  for the squared error, ``Exp`` for the Poisson loss), predictions of shape
+  for the squared error, absolute and pinball losses, ``Exp`` for the
+  Poisson and gamma losses), predictions of shape
   ``(n_samples, n_outputs_)``.
 
 An unfitted estimator raises scikit-learn's ``NotFittedError``.

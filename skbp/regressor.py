@@ -1,9 +1,11 @@
-"""``BPRegressor``: targets, the Poisson loss and R²; the rest is shared."""
+"""``BPRegressor``: targets, its losses (``quantile``) and R²; the rest is shared."""
+
+from numbers import Real
 
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _docs
 from ._base import BaseBP, estimator_init
@@ -51,6 +53,12 @@ def _numeric_targets(y, dtype):
 _LOSS_DOC = _docs.choice_doc(
     "loss", {name: OUTPUTS[name].doc for name in losses("regressor")}, "squared_error"
 )
+_QUANTILE_DOC = """\
+    quantile : float in (0, 1), default=0.5
+        The quantile ``loss="quantile"`` predicts (0.05 and 0.95 for a 90%
+        prediction interval); the default, 0.5, is the median. Other losses
+        ignore it, as ``HistGradientBoostingRegressor``'s do.
+"""
 _LOSS_NOTE = """
         As ``MLPRegressor``'s: for several outputs and
         ``loss="squared_error"``, the squared-error term is averaged over
@@ -62,9 +70,12 @@ _LOSS_NOTE = """
 _INTRO = """Neural-network regressor trained by backpropagation or numerical gradients.
 
     The network is ``Affine -> activation -> ... -> Affine -> IdentityWithLoss``
-    (half squared error), or ``-> PoissonWithLoss`` (exponential output, half
-    Poisson deviance) with ``loss="poisson"``, one ``Affine -> activation``
-    pair per entry of ``hidden_layer_sizes``, plus an L2 term.
+    (half squared error), or the output layer of another ``loss`` (the
+    Poisson and gamma deviances of an exponential output, the absolute error
+    and the pinball loss of ``quantile``: the losses of
+    ``HistGradientBoostingRegressor``), one ``Affine -> activation`` pair per
+    entry of ``hidden_layer_sizes``, plus an L2 term. ``score`` is R² for
+    every loss.
 
     Parameter names, meanings and defaults follow
     :class:`~sklearn.neural_network.MLPRegressor`, except the activation
@@ -92,7 +103,7 @@ _EXAMPLES = """\
 class BPRegressor(RegressorMixin, BaseBP):
     __doc__ = _docs.estimator_doc(
         _INTRO,
-        own_parameters=_LOSS_DOC,
+        own_parameters=_LOSS_DOC + _QUANTILE_DOC,
         own_attributes="",
         peer="MLPRegressor",
         score="(weighted) R²",
@@ -112,9 +123,10 @@ class BPRegressor(RegressorMixin, BaseBP):
     _parameter_constraints: dict = {
         **BaseBP._parameter_constraints,
         "loss": [StrOptions(LossNames("regressor"))],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
     }
 
-    __init__ = estimator_init(loss="squared_error")
+    __init__ = estimator_init(loss="squared_error", quantile=0.5)
 
     # -------------------------------------------------------------- hooks ---
 
@@ -180,8 +192,8 @@ class BPRegressor(RegressorMixin, BaseBP):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions (``exp`` of the network's output for
-            ``loss="poisson"``), 1-D when the model has one output. float32
-            for a model fitted on float32 data.
+            ``loss="poisson"`` and ``"gamma"``), 1-D when the model has one
+            output. float32 for a model fitted on float32 data.
         """
         y, state = self._forward_blocks(X)
         return y.ravel() if state["n_outputs_"] == 1 else y
@@ -189,4 +201,17 @@ class BPRegressor(RegressorMixin, BaseBP):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.target_tags.positive_only = _refuses_negative_targets(self.loss)
         return tags
+
+
+def _refuses_negative_targets(loss):
+    """Whether the output layer of ``loss`` refuses a negative ``y`` (gamma's)."""
+    entry = OUTPUTS.get(loss)
+    if entry is None or entry.estimator != "regressor":
+        return False
+    try:
+        entry.layer.check_targets(np.full((1, 1), -1.0))
+    except ValueError:
+        return True
+    return False

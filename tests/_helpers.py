@@ -104,8 +104,8 @@ def output_targets(name, rng, n_samples, n_outputs):
     """Float targets the output layer ``OUTPUTS[name]`` trains on.
 
     One-hot rows for the softmax, 0/1 labels for the other classifier
-    outputs, non-negative values (which every regression loss accepts) for
-    the regressor's.
+    outputs, positive values (which every regression loss accepts: the
+    gamma loss needs ``y > 0``) for the regressor's.
     """
     from skbp.layers import SoftmaxWithLoss
     from skbp.network import OUTPUTS
@@ -115,7 +115,7 @@ def output_targets(name, rng, n_samples, n_outputs):
         return np.eye(n_outputs)[rng.integers(0, n_outputs, n_samples)]
     if entry.estimator == "classifier":
         return rng.integers(0, 2, (n_samples, n_outputs)).astype(np.float64)
-    return rng.uniform(0.0, 2.0, (n_samples, n_outputs))
+    return rng.uniform(0.1, 2.0, (n_samples, n_outputs))
 
 
 def mlp_loss_name(name):

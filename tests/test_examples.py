@@ -71,6 +71,19 @@ def test_regression_backprop_vs_numerical(tmp_path):
     check_figure(stdout, figure)
 
 
+def test_prediction_intervals(tmp_path):
+    figure = tmp_path / "intervals.png"
+    stdout = run_example(
+        "plot_prediction_intervals.py",
+        *("--n-samples", "300", "--hidden", "5", "--max-iter", "50"),
+        *("--boosting-iter", "10"),
+        *("--output", str(figure)),
+    )
+    assert "skbp" in stdout and "gradient boosting" in stdout
+    assert "target coverage: 0.900" in stdout
+    check_figure(stdout, figure)
+
+
 def test_grid_search(tmp_path):
     figure = tmp_path / "grid_search.png"
     stdout = run_example(

@@ -5,7 +5,7 @@ from unittest import mock
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _helpers import flat_params
+from _helpers import flat_params, output_targets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.datasets import load_iris, make_classification
@@ -110,7 +110,7 @@ def test_numerical_in_row_blocks_matches_the_per_element_loop(
     params = rng.normal(scale=0.5, size=Network(layer_units).params.size)
     network = Network(layer_units, params, output=output)
     X = rng.normal(size=(n_rows, n_features))
-    T = np.eye(n_outputs)[rng.integers(0, n_outputs, n_rows)]  # valid for any loss
+    T = output_targets(output, rng, n_rows, n_outputs)
     w = None if weights == "none" else rng.uniform(0.1, 2.0, n_rows)
     if weights == "some zero":
         w[rng.random(n_rows) < 0.5] = 0.0

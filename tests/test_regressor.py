@@ -130,7 +130,7 @@ def test_every_loss_is_documented(loss):
 
 @pytest.mark.parametrize("loss", losses("regressor"))
 def test_out_activation_is_the_loss_entrys(loss):
-    X, y = np.arange(12.0).reshape(6, 2), np.arange(6.0)
+    X, y = np.arange(12.0).reshape(6, 2), np.arange(1.0, 7.0)  # gamma: y > 0
     reg = BPRegressor((2,), loss=loss, solver="lbfgs", max_iter=2).fit(X, y)
     assert reg.out_activation_ == OUTPUTS[loss].out_activation
     if loss in ("squared_error", "poisson"):  # MLPRegressor's
@@ -262,6 +262,8 @@ def test_partial_fit_and_early_stopping_as_mlpregressor(loss):
 @pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
 @pytest.mark.parametrize("loss", LOSSES)
 def test_backprop_and_numerical_fits_agree(loss, solver):
+    if OUTPUTS[loss].layer.has_kinks:
+        pytest.skip("a residual within a step of a kink: the gradients differ there")
     y = targets(loss, 2 if loss == "poisson" else 3)[:60]
     params = dict(COMMON, hidden_layer_sizes=(4,), loss=loss, solver=solver)
     params.update(max_iter=10, batch_size=20, n_iter_no_change=np.inf)
@@ -299,6 +301,24 @@ NUMERICAL = dict(
 # (the tags say multi-output y is supported).
 @parametrize_with_checks([BPRegressor(random_state=0), BPRegressor(**NUMERICAL)])
 def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_checks(
+    [
+        BPRegressor(loss="absolute_error", random_state=0),
+        BPRegressor(loss="quantile", quantile=0.4, random_state=0),
+        BPRegressor(loss="gamma", random_state=0),
+    ],
+    # scikit-learn's multi-output check ignores the positive_only tag: its
+    # negative y is refused by the gamma loss's clear ValueError.
+    expected_failed_checks=lambda est: (
+        {"check_regressor_multioutput": "negative y; gamma needs y > 0"}
+        if est.loss == "gamma"
+        else {}
+    ),
+)
+def test_sklearn_estimator_checks_of_the_new_losses(estimator, check):
     check(estimator)
 
 
