@@ -107,19 +107,8 @@ OBSERVABLES = (
 )
 # Observables that follow from the training trajectory: a difference in the
 # path shows in all of them.
-TRAJECTORY = (
-    "warnings",
-    "coefs",
-    "predict",
-    "predict_proba",
-    "predict_log_proba",
-    "n_iter_",
-    "t_",
-    "loss_",
-    "loss_curve_",
-    "best_loss_",
-    "validation_scores_",
-    "best_validation_score_",
+TRAJECTORY = tuple(
+    name for name in OBSERVABLES if name not in ("exception", "shape", "dtype")
 )
 # The fitted attributes that record the training history.
 HISTORY = OBSERVABLES[-7:]
