@@ -281,14 +281,14 @@ class BPClassifier(ClassifierMixin, BaseBP):
         n_classes = len(self.classes_)
         if isinstance(self.class_weight, str):  # "balanced"
             if incremental:
-                return self._balanced_weights  # computed by fit, as SGDClassifier
+                return np.array(self._balanced_weights)  # fit's, as SGDClassifier
             # Weighted class totals, as compute_class_weight(sample_weight=...).
             counts = np.bincount(y_index, weights=sample_weight, minlength=n_classes)
             total = counts.sum()
-            self._balanced_weights = total / (
-                n_classes * np.where(counts > 0, counts, 1)
-            )
-            return self._balanced_weights
+            weights = total / (n_classes * np.where(counts > 0, counts, 1))
+            # Kept as floats: host bookkeeping, not a fitted array of X's namespace.
+            self._balanced_weights = tuple(weights.tolist())
+            return weights
         weights = np.ones(n_classes)
         for label, weight in self.class_weight.items():
             matches = np.flatnonzero(self.classes_ == label)

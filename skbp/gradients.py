@@ -21,11 +21,10 @@ from ._array_api import is_numpy, namespace, to_numpy
 from ._threads import blas_threads, single_threaded_blas
 from .network import Network, apply_layers
 
-# Bytes of float64 scratch one batch of perturbed forward passes may use: on
-# numpy, per thread, within a CPU core's caches; on another namespace's
-# device, in one batch (see _scratch_budget).
+# Bytes of float64 scratch one batch of perturbed forward passes may use, per
+# thread: elementwise work runs fastest within a CPU core's caches. Another
+# namespace's device has its own budget (see _device_budget).
 _NUMERICAL_CHUNK_BYTES = 2 * 2**20
-_DEVICE_CHUNK_BYTES = 256 * 2**20
 
 
 def backprop_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=None):
@@ -93,20 +92,21 @@ def _perturbed_copies(affine, k, h):
 
 
 def _perturbed_copies_plain(affine, k, h):
-    """``_perturbed_copies`` for any namespace: masks where numpy indexes.
+    """``_perturbed_copies`` for any namespace: a mask where numpy indexes.
 
-    The parameters ``k`` are moved by adding ``h`` times a 0/1 mask of
-    ``k`` in each copy of the layer's flat ``(W, b)``, which rounds as the
-    numpy form does (``w + 0.0`` is ``w``).
+    The parameters ``k`` (consecutive: a chunk) are moved by adding ``h``
+    times a 0/1 mask of ``k`` to each copy of the layer's flat ``(W, b)``,
+    which rounds as the numpy form does (``w + 0.0`` is ``w``).
     """
     xp = namespace(affine.W)
     n_in, n_out = affine.W.shape
     n, n_W = len(k), n_in * n_out
-    device = affine.W.device
     flat = xp.concat([xp.reshape(affine.W, (n_W,)), affine.b])
-    k = xp.asarray(k, device=device)
-    where = k[:, None] == xp.arange(n_W + n_out, device=device)[None, :]
-    moved = xp.astype(where, flat.dtype) * h
+    # Row p has its 1 at column k[0] + p.
+    moved = xp.eye(
+        n, n_W + n_out, k=int(k[0]), dtype=flat.dtype, device=affine.W.device
+    )
+    moved *= h
     copies = xp.concat([flat + moved, flat - moved])  # (2 n, n_params)
     W = xp.permute_dims(xp.reshape(copies[:, :n_W], (2 * n, n_in, n_out)), (1, 0, 2))
     return xp.reshape(W, (n_in, 2, n, n_out)), xp.reshape(
@@ -216,11 +216,13 @@ def _add_chunk(perturbed, rows, stacked_loss, h, l2, chunk):
 def _device_budget(params):
     """The chunk budget on the device of ``params`` (another namespace than numpy).
 
-    The plain form of a chunk (``_perturbed_copies_plain``: a mask, the
-    copies, their transpose) takes about four times the scratch the budget
-    counts, so the budget is a quarter of what a batch may take: of
-    ``_DEVICE_CHUNK_BYTES``, or on a CUDA device of half its free memory
-    (as PyTorch reports it), at most 8 GiB.
+    What one batch of perturbations may take: on a CUDA device, half its
+    free memory (as PyTorch reports it), at most 8 GiB, so that a batch
+    keeps the device busy; on any other device, as on numpy, the caches'
+    ``_NUMERICAL_CHUNK_BYTES``. The plain form of a chunk
+    (``_perturbed_copies_plain``: a mask, the copies, their transpose)
+    takes about four times the scratch the budget counts: the budget is a
+    quarter of it.
     """
     device = params.device
     if getattr(device, "type", None) == "cuda":
@@ -228,10 +230,10 @@ def _device_budget(params):
 
         free, _ = torch.cuda.mem_get_info(device)
         return int(min(free // 2, 8 * 2**30)) // 4
-    return _DEVICE_CHUNK_BYTES // 4
+    return _NUMERICAL_CHUNK_BYTES // 4
 
 
-def _row_block_size(layer_units, n_rows, budget=_NUMERICAL_CHUNK_BYTES):
+def _row_block_size(layer_units, n_rows, budget):
     """Rows per block: the arrays of a block's rows take at most half the budget.
 
     Per row, the larger of: its input to every Affine, its targets and
@@ -259,7 +261,7 @@ class _LayerChunks:
     others: float  # the L2 term of the other layers
 
 
-def _layer_chunks(net, block_size, l2, squares, budget=_NUMERICAL_CHUNK_BYTES):
+def _layer_chunks(net, block_size, l2, squares, budget):
     """Each Affine's perturbations, in chunks within the budget.
 
     A chunk's scratch per pair of copies (+h, -h) is both perturbed
