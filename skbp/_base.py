@@ -11,6 +11,7 @@ output layer of a new network, a key of ``OUTPUTS``),
 stopping), and ``_check_fitted_model``.
 """
 
+import copy
 import functools
 import inspect
 import warnings
@@ -24,6 +25,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import get_scorer
 from sklearn.utils import check_random_state
+from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
@@ -34,6 +36,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _callbacks, _training, _warnings
+from ._array_api import Space, is_numpy, namespace, to_numpy
 from ._version import __version__
 from .gradients import GRADIENTS
 from .network import ACTIVATIONS, OUTPUTS, Network, NetworkSpec
@@ -318,9 +321,11 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         self.__dict__ = {**kept, **fitted}
 
     def _fit(self, X, y, sample_weight, incremental, classes):
-        network, X, T, sample_weight, rng, x_bound = self._prepare(
+        network, X, T, sample_weight, rng, x_bound, space = self._prepare(
             X, y, sample_weight, incremental, classes, train=True
         )
+        if space is not None:  # training runs on X's namespace and device
+            network = Network.from_spec(network.spec, space.put(network.params))
         self._announce(network, X.shape[0])
         # Overflow is detected (the loss or weights turn non-finite) and
         # reported as a ValueError that says what to do, rather than as warnings.
@@ -336,23 +341,35 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             network.clear_cache()
         # Without the training buffers (gradient, scratch, caches).
         self._network = Network.from_spec(network.spec, network.params)
+        if space is not None:
+            host = Network.from_spec(network.spec, to_numpy(network.params))
+        else:
+            host = network
         self._check_fitted_model(
-            network, X, T, x_bound, whole_fit=completed and not incremental
+            host, X, T, x_bound, whole_fit=completed and not incremental
         )
 
     def _prepare(self, X, y, sample_weight, incremental, classes, train):
         """Validate and encode the data for a fit.
 
-        Return ``(network, X, T, sample_weight, rng, x_bound)``: ``network``
-        holds a copy of the current parameters when training
-        continues, fresh initial parameters otherwise; with ``train=False``
+        Return ``(network, X, T, sample_weight, rng, x_bound, space)``:
+        ``network`` holds a copy of the current parameters (on the host) when
+        training continues, fresh initial parameters otherwise; with ``train=False``
         (``gradient_check``) it is float64 and no history is touched. Sets the
         fitted attributes that describe the data on ``self``, which is a
         working copy. ``x_bound`` bounds ``|X|`` (see ``_finite_input_bound``).
+        ``space`` is where training runs (``_array_api.Space``; None: numpy):
+        the data are validated and encoded on the host in any case.
         """
         first_pass = not hasattr(self, "_network") or not (
             self.warm_start or incremental
         )
+        # Arrays of another namespace (dispatch on): validated on the host;
+        # a continued fit stays on the fitted model's space (see _array_api).
+        space = Space.of(X)
+        if space is None and not first_pass:
+            space = Space.of_array(self._network.params)
+        X, y, sample_weight = to_numpy(X), to_numpy(y), to_numpy(sample_weight)
         if first_pass:
             dtype = (np.float64, np.float32) if train else np.float64
         else:
@@ -399,12 +416,12 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         else:
             spec = self._network.spec
             self._check_same_loss_parameters(spec)
-            params = self._network.params.astype(X.dtype)  # a copy
+            params = to_numpy(self._network.params).astype(X.dtype)  # a copy
             self.loss_curve_ = list(self.loss_curve_)
         if train:
             self._start_call()
         network = Network.from_spec(spec, params)
-        return network, X, T, sample_weight, rng, x_bound
+        return network, X, T, sample_weight, rng, x_bound, space
 
     def _network_spec(self, layer_units):
         """The spec of a new network: the hyperparameters, the subclass's output."""
@@ -599,9 +616,14 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         """
         self._validate_params()
         fitted = hasattr(self, "_network")
-        network, X, T, sample_weight, *_ = self._copy_state()._prepare(
+        network, X, T, sample_weight, *_, space = self._copy_state()._prepare(
             X, y, None, incremental=fitted, classes=None, train=False
         )
+        if space is not None:  # computed where the model trains
+            network = Network.from_spec(network.spec, space.put(network.params))
+            X, T, sample_weight = _training.on_network_space(
+                network, X, T, sample_weight
+            )
         return network, X, T, sample_weight
 
     def _copy_state(self):
@@ -653,21 +675,32 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
 
     # --------------------------------------------------------- prediction ---
 
-    def _forward_blocks(self, X, transform=None):
-        """Validate ``X``; return ``transform(network, logits)`` by blocks, and state.
+    def _forward_blocks(self, X, method, transform=None, finish=None):
+        """Validate ``X``; return ``transform(network, logits)`` computed by blocks.
 
         ``transform`` defaults to the output layer's prediction (probabilities,
-        values). The estimator's ``__dict__`` is read once, here: a concurrent
-        ``fit`` publishes a new one, so the model used is the old one or the
-        new one, never a mix; it is returned for the caller to read the rest
-        of that model (``classes_``). ``X`` is converted to the parameters'
-        dtype one block at a time, so working memory is bounded whatever its
-        dtype and number of rows.
+        values); ``finish(out, state)`` then turns the whole result into what
+        ``method`` (its name, for error messages) returns. The estimator's
+        ``__dict__`` is read once, here, as ``state``: a concurrent ``fit``
+        publishes a new one, so the model used is the old one or the new one,
+        never a mix. ``X`` is converted to the parameters' dtype one block at
+        a time, so working memory is bounded whatever its dtype and number of
+        rows.
+
+        A model on another namespace (see ``_array_api``) computes the logits
+        there, the rest on the host, and returns an array of ``X``'s
+        namespace and device; given numpy ``X`` (dispatch off), a host copy
+        of it predicts.
         """
         check_is_fitted(self)
         state = self.__dict__
         network = state["_network"]
+        space = Space.of(X)
+        if space is not None or not is_numpy(network.params):
+            check_same_namespace(X, self, attribute="_params", method=method)
         X = validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
+        if space is None and not is_numpy(network.params):
+            network = Network.from_spec(network.spec, to_numpy(network.params))
         if X.shape[1] != network.layer_units[0]:  # refitted meanwhile
             raise ValueError(
                 f"X has {X.shape[1]} features, but the model expects "
@@ -676,12 +709,12 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         out = None
         try:
             for rows, logits in _finite_logit_blocks(network, X):
-                block = (transform or _predict_outputs)(network, logits)
+                block = (transform or _predict_outputs)(network, to_numpy(logits))
                 if out is None:
                     out = np.empty((X.shape[0], *block.shape[1:]), block.dtype)
                 out[rows] = block
         except FloatingPointError:
-            if not np.isfinite(network.params).all():
+            if not np.isfinite(to_numpy(network.params)).all():
                 raise ValueError(
                     "The model's parameters contain NaN or infinity; were coefs_ "
                     "or intercepts_ set to non-finite values?"
@@ -691,7 +724,11 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
                 "are too large for the fitted weights. Scale the inputs as the "
                 "training data were scaled."
             ) from None
-        return out, state
+        if finish is not None:
+            out = finish(out, state)
+        if space is None or out.dtype.kind not in "biuf":  # labels may be strings
+            return out
+        return space.put(out)
 
     # -------------------------------------------------------- persistence ---
 
@@ -723,9 +760,31 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
                 *network, params = network
             self._network = Network.from_spec(NetworkSpec.from_state(network), params)
 
+    def __sklearn_array_api_convert__(self, converter):
+        """A copy whose parameters (and optimizer state) ``converter`` moved.
+
+        What ``sklearn.utils._array_api.move_estimator_to(est, xp, device)``
+        calls: ``move_estimator_to(est, numpy, "cpu")`` gives a model on the
+        host, to save with skops or export to ONNX, for example.
+        """
+        new = self._copy_state()
+        network = self.__dict__.get("_network")
+        if network is not None:
+            new._network = Network.from_spec(network.spec, converter(network.params))
+        optimizer = self.__dict__.get("_optimizer")
+        if optimizer is not None:
+            new._optimizer = copy.copy(optimizer)
+            for name in optimizer.state_arrays:
+                value = getattr(optimizer, name)
+                setattr(
+                    new._optimizer, name, None if value is None else converter(value)
+                )
+        return new
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         return tags
 
 
@@ -839,12 +898,20 @@ def _finite_logit_blocks(network, X):
     """
     for rows in _training._batches(X.shape[0], _PREDICT_CHUNK_ROWS):
         with np.errstate(over="ignore", invalid="ignore"):
-            logits = network.logits(as_dtype(X[rows], network.dtype))
-        if not np.isfinite(logits).all():
+            logits = network.logits(as_dtype(X[rows, :], network.params.dtype))
+        xp = namespace(logits)
+        if not xp.all(xp.isfinite(logits)):
             raise FloatingPointError("network outputs overflowed")
         yield rows, logits
 
 
 def as_dtype(X, dtype):
-    """Dense or sparse ``X`` converted to ``dtype`` (no copy when it has it)."""
-    return X.astype(dtype, copy=False) if sp.issparse(X) else np.asarray(X, dtype)
+    """Dense or sparse ``X`` converted to ``dtype`` (no copy when it has it).
+
+    ``dtype`` is one of ``X``'s namespace.
+    """
+    if sp.issparse(X):
+        return X.astype(dtype, copy=False)
+    if is_numpy(X):
+        return np.asarray(X, dtype)
+    return namespace(X).astype(X, dtype, copy=False)

@@ -26,6 +26,7 @@ import numpy as np
 import sklearn
 from sklearn.utils.validation import _num_samples
 
+from ._array_api import to_numpy
 from .network import Network
 from .optimizers import SOLVERS
 
@@ -202,7 +203,7 @@ def fitted_attributes(est, network, params=None, copy=True):
         for name, value in vars(est).items()
         if not name.startswith("_")
     }
-    params = network.params if params is None else params
+    params = to_numpy(network.params if params is None else params)  # on the host
     params = np.array(params, dtype=network.dtype, copy=copy or None)
     attributes["_network"] = Network.from_spec(network.spec, params)
     return attributes

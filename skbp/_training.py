@@ -17,6 +17,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 
 from . import _threads, _warnings
+from ._array_api import Space, namespace, to_numpy
 from ._callbacks import predicting_copy
 from .gradients import GRADIENTS
 from .optimizers import SOLVERS
@@ -49,7 +50,7 @@ def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
         validation = _Validation(est, network, *held_out)
     compute_gradient = GRADIENTS[est.gradient]
     sample_idx = np.arange(n_samples)
-    gather = _RowGather(X, batch_size)
+    gather = _RowGather(network, X, T, sample_weight, batch_size)
     tasks = getattr(est, "_fit_tasks", None)  # callbacks: see skbp._callbacks
     try:
         for _ in range(1 if incremental else est.max_iter):
@@ -60,7 +61,7 @@ def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
                 # The permutation sklearn.utils.shuffle draws, without its overhead.
                 rng.shuffle(sample_idx)
             loss = _run_epoch(
-                est, network, optimizer, compute_gradient, gather, sample_idx, T,
+                est, network, optimizer, compute_gradient, gather, sample_idx,
                 sample_weight, batch_size,
             )  # fmt: skip
             _check_not_exploded(loss, est.loss_curve_, network.dtype)
@@ -215,7 +216,7 @@ def _can_stratify(labels, validation_fraction):
 
 
 def _run_epoch(
-    est, network, optimizer, compute_gradient, gather, sample_idx, T, sample_weight,
+    est, network, optimizer, compute_gradient, gather, sample_idx, sample_weight,
     batch_size,
 ):  # fmt: skip
     """One pass over the batches; return the (weighted) mean training loss."""
@@ -223,12 +224,12 @@ def _run_epoch(
     accumulated_loss = 0.0
     for batch in _batches(n_samples, batch_size):
         idx = sample_idx[batch] if est.shuffle else batch
-        sw = None if sample_weight is None else sample_weight[idx]
+        sw = None if sample_weight is None else sample_weight[idx]  # on the host
         if sw is not None and not sw.any():
             continue  # nothing to learn from an all-zero-weight batch
         n_batch = batch.stop - batch.start
         batch_loss = compute_gradient(
-            network, gather(idx), T[idx], sw, alpha=est.alpha, h=est.numerical_step
+            network, *gather(idx), alpha=est.alpha, h=est.numerical_step
         )
         check_finite(batch_loss, "loss")
         # Reported before the step changes the weights the L2 term is of.
@@ -265,7 +266,9 @@ def _record_epoch(est, network, loss, n_samples, validation):
         improved = sign * score >= best + est.tol
         if sign * score > best or (est._best_params is None and not math.isnan(score)):
             est.best_validation_score_ = score
-            est._best_params = network.params.copy()
+            est._best_params = namespace(network.params).asarray(
+                network.params, copy=True
+            )
     est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
 
 
@@ -278,6 +281,8 @@ class _Validation:
 
     def __init__(self, est, network, X, T, sample_weight):
         self.X, self.T, self.sample_weight = X, T, sample_weight
+        space = Space.of_array(network.params)  # the logits are computed there
+        self.X_for_network = X if space is None else space.put(X)
         self.scorer = None
         if est.scoring is not None and est.scoring != "loss":
             self.scorer = get_scorer(est.scoring)  # a callable is returned as is
@@ -318,7 +323,7 @@ class _Validation:
         ``0.5 * alpha * sum(W**2) / sum(w)``, here over the held-out rows as
         one batch.
         """
-        logits = network.logits(self.X)
+        logits = to_numpy(network.logits(self.X_for_network))
         if self.scorer is not None:
             score = float(self._score(est, network))
         elif est.scoring is None:
@@ -368,15 +373,22 @@ def fit_lbfgs(est, network, X, T, sample_weight):
     """
     compute_gradient = GRADIENTS[est.gradient]
     params = network.params
-    x0 = params.astype(np.float64)
+    space = Space.of_array(params)  # scipy runs on the host: iterates move
+    put = (lambda theta: theta) if space is None else space.put
+    x0 = to_numpy(params).astype(np.float64)
+    host_weight = sample_weight
+    X, T, sample_weight = on_network_space(network, X, T, sample_weight)
+
+    def set_params(theta):
+        params[...] = put(theta.astype(network.dtype, copy=False))
 
     def loss_and_grad(theta):
-        params[...] = theta
+        set_params(theta)
         loss = compute_gradient(
             network, X, T, sample_weight, alpha=est.alpha, h=est.numerical_step
         )
         check_finite(loss, "loss")
-        return loss, network.grads.astype(np.float64)
+        return loss, to_numpy(network.grads).astype(np.float64)
 
     curve, last, stopped = [], None, False
     start = time.perf_counter()
@@ -384,8 +396,8 @@ def fit_lbfgs(est, network, X, T, sample_weight):
 
     def reported(objective, theta):
         return network.reported_loss(
-            float(objective), X.shape[0], sample_weight, est.alpha,
-            params=theta.astype(params.dtype, copy=False),
+            float(objective), X.shape[0], host_weight, est.alpha,
+            params=theta.astype(network.dtype, copy=False),
         )  # fmt: skip
 
     def record(intermediate_result):
@@ -425,7 +437,7 @@ def fit_lbfgs(est, network, X, T, sample_weight):
             UserWarning,
         )
     if result is not None:
-        params[...] = result.x
+        set_params(result.x)
         loss = reported(result.fun, result.x)
         if not result.success and not stopped:
             _warnings.warn(
@@ -434,7 +446,7 @@ def fit_lbfgs(est, network, X, T, sample_weight):
                 ConvergenceWarning,
             )
     else:
-        params[...] = x0 if last is None else last
+        set_params(x0 if last is None else last)
         if curve:
             loss = curve[-1]
         else:
@@ -454,7 +466,8 @@ def check_finite(value, what):
     if isinstance(value, float):  # the per-step loss: no numpy call overhead
         finite = math.isfinite(value)
     else:
-        finite = np.isfinite(value).all()
+        xp = namespace(value)
+        finite = bool(xp.all(xp.isfinite(value)))
     if not finite:
         raise ValueError(
             f"Training diverged: the {what} became infinite or NaN. Scale the inputs "
@@ -472,21 +485,51 @@ def _batches(n, size):
 
 
 class _RowGather:
-    """``X[idx]`` for mini-batches, copied into one reused buffer when ``X`` is dense.
+    """A mini-batch's ``(X[idx], T[idx], sample_weight[idx])``, on the network's space.
 
-    Slices (no shuffling), sparse ``X`` and dense ``X`` not in C order (such as
+    On numpy, dense ``X`` is copied into one reused buffer; slices (no
+    shuffling), sparse ``X`` and dense ``X`` not in C order (such as
     ``load_digits``'s, where ``take`` into a buffer is 20 times slower than
-    indexing) are indexed as usual.
+    indexing) are indexed as usual. On another ``space``, the arrays are
+    moved there once and the indices of each batch with them.
     """
 
-    def __init__(self, X, batch_size):
-        self.X = X
+    def __init__(self, network, X, T, sample_weight, batch_size):
+        self.space = Space.of_array(network.params)
+        X, T, sample_weight = on_network_space(network, X, T, sample_weight)
+        self.X, self.T, self.sample_weight = X, T, sample_weight
         self.buffer = None
         if isinstance(X, np.ndarray) and X.flags.c_contiguous:
             self.buffer = np.empty((batch_size, X.shape[1]), X.dtype)
 
     def __call__(self, idx):
+        if self.space is not None:
+            return tuple(
+                self._take(a, idx) for a in (self.X, self.T, self.sample_weight)
+            )
+        sw = None if self.sample_weight is None else self.sample_weight[idx]
         if self.buffer is None or isinstance(idx, slice):
-            return self.X[idx]
+            return self.X[idx], self.T[idx], sw
         # Indices come from a permutation: mode="clip" skips the bounds pass.
-        return self.X.take(idx, axis=0, out=self.buffer[: len(idx)], mode="clip")
+        X = self.X.take(idx, axis=0, out=self.buffer[: len(idx)], mode="clip")
+        return X, self.T[idx], sw
+
+    def _take(self, array, idx):
+        if array is None or isinstance(idx, slice):
+            return None if array is None else array[idx, ...]
+        xp = self.space.xp
+        return xp.take(array, xp.asarray(idx, device=self.space.device), axis=0)
+
+
+def on_network_space(network, X, T, sample_weight):
+    """``X``, ``T``, ``sample_weight`` moved to the namespace and device of the network.
+
+    On numpy, they are returned as they are. Elsewhere, class indices ``T``
+    become one-hot rows (the output layers' plain formulas read rows).
+    """
+    space = Space.of_array(network.params)
+    if space is None:
+        return X, T, sample_weight
+    if T.ndim == 1:
+        T = np.eye(network.layer_units[-1], dtype=X.dtype)[T]
+    return space.put(X), space.put(T), space.put(sample_weight)

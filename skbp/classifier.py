@@ -380,7 +380,7 @@ class BPClassifier(ClassifierMixin, BaseBP):
             multilabel models the probability of each label (sigmoid of each
             output). float32 for a model fitted on float32 data.
         """
-        return self._forward_blocks(X, _proba)[0]
+        return self._forward_blocks(X, "predict_proba", _proba)
 
     def predict_log_proba(self, X):
         """Return log class probabilities, computed stably from the outputs.
@@ -395,7 +395,7 @@ class BPClassifier(ClassifierMixin, BaseBP):
         log_proba : ndarray of shape (n_samples, n_classes)
             Logarithm of ``predict_proba``.
         """
-        return self._forward_blocks(X, _log_proba)[0]
+        return self._forward_blocks(X, "predict_log_proba", _log_proba)
 
     def predict(self, X):
         """Predict class labels.
@@ -411,10 +411,7 @@ class BPClassifier(ClassifierMixin, BaseBP):
             Predicted labels; for multilabel models the 0/1 indicator matrix
             of the labels whose probability exceeds 0.5.
         """
-        decided, state = self._forward_blocks(X, _decide)
-        if decided.ndim == 2:  # multilabel: the indicator matrix
-            return decided
-        return state["classes_"][decided]
+        return self._forward_blocks(X, "predict", _decide, _labels)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -498,6 +495,11 @@ def _log_proba(network, logits):
     log_proba[proba == 1] = 0.0
     log_proba[proba == 0] = -np.inf
     return log_proba
+
+
+def _labels(decided, state):
+    """The labels of class indices; a multilabel indicator matrix as it is."""
+    return decided if decided.ndim == 2 else state["classes_"][decided]
 
 
 def _decide(network, logits):

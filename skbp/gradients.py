@@ -6,20 +6,26 @@ targets (one-hot rows or class indices), write the gradient into
 looked up by name in ``GRADIENTS``.
 """
 
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
 
+from ._array_api import is_numpy, namespace, to_numpy
 from ._threads import blas_threads, single_threaded_blas
 from .network import Network, apply_layers
 
-# Bytes of float64 scratch one batch of perturbed forward passes may use.
+# Bytes of float64 scratch one batch of perturbed forward passes may use: on
+# numpy, per thread, within a CPU core's caches; on another namespace's
+# device, in one batch (see _scratch_budget).
 _NUMERICAL_CHUNK_BYTES = 2 * 2**20
+_DEVICE_CHUNK_BYTES = 256 * 2**20
 
 
 def backprop_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=None):
@@ -46,10 +52,12 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     ``_NUMERICAL_CHUNK_BYTES`` per thread whatever the shapes and rows (see
     ``_perturbed_losses``).
     """
-    params = network.params.astype(np.float64)  # always a copy: never perturbed
+    xp = namespace(network.params)
+    # Always a copy, never perturbed.
+    params = xp.astype(network.params, xp.float64, copy=True)
     net = Network.from_spec(network.spec, params)
     loss, plus, minus = _perturbed_losses(net, X, T, sample_weight, alpha, h)
-    network.grads[...] = (plus - minus) / (2 * h)
+    network.grads[...] = xp.astype((plus - minus) / (2 * h), network.params.dtype)
     return loss
 
 
@@ -68,6 +76,8 @@ def _perturbed_copies(affine, k, h):
     """
     n_in, n_out = affine.W.shape
     n = len(k)
+    if not is_numpy(affine.W):
+        return _perturbed_copies_plain(affine, k, h)
     W = np.empty((n_in, 2, n, n_out))
     W[...] = affine.W[:, None, None, :]
     b = np.empty((2, n, n_out))
@@ -82,6 +92,28 @@ def _perturbed_copies(affine, k, h):
     return W, b
 
 
+def _perturbed_copies_plain(affine, k, h):
+    """``_perturbed_copies`` for any namespace: masks where numpy indexes.
+
+    The parameters ``k`` are moved by adding ``h`` times a 0/1 mask of
+    ``k`` in each copy of the layer's flat ``(W, b)``, which rounds as the
+    numpy form does (``w + 0.0`` is ``w``).
+    """
+    xp = namespace(affine.W)
+    n_in, n_out = affine.W.shape
+    n, n_W = len(k), n_in * n_out
+    device = affine.W.device
+    flat = xp.concat([xp.reshape(affine.W, (n_W,)), affine.b])
+    k = xp.asarray(k, device=device)
+    where = k[:, None] == xp.arange(n_W + n_out, device=device)[None, :]
+    moved = xp.astype(where, flat.dtype) * h
+    copies = xp.concat([flat + moved, flat - moved])  # (2 n, n_params)
+    W = xp.permute_dims(xp.reshape(copies[:, :n_W], (2 * n, n_in, n_out)), (1, 0, 2))
+    return xp.reshape(W, (n_in, 2, n, n_out)), xp.reshape(
+        copies[:, n_W:], (2, n, n_out)
+    )
+
+
 def _data_losses(W, b, x_in, downstream, stacked_loss, T, sample_weight):
     """Loss on these rows of each copy ``(W, b)`` of the layer whose input is ``x_in``.
 
@@ -89,13 +121,14 @@ def _data_losses(W, b, x_in, downstream, stacked_loss, T, sample_weight):
     layer's (weighted) mean loss of stacked copies of its input. Returns an
     array of shape (2, n) laid out as the copies.
     """
+    reshape = namespace(W).reshape
     n_in, _, n, n_out = W.shape
     n_rows = x_in.shape[0]
-    out = (x_in @ W.reshape(n_in, -1)).reshape(n_rows, 2 * n, n_out)
-    out += b.reshape(2 * n, n_out)
-    out = apply_layers(downstream, out.reshape(-1, n_out))  # our own scratch
-    losses = stacked_loss(out.reshape(n_rows, 2 * n, -1), T, sample_weight)
-    return losses.reshape(2, n)
+    out = reshape(x_in @ reshape(W, (n_in, -1)), (n_rows, 2 * n, n_out))
+    out += reshape(b, (2 * n, n_out))
+    out = apply_layers(downstream, reshape(out, (-1, n_out)))  # our own scratch
+    losses = stacked_loss(reshape(out, (n_rows, 2 * n, -1)), T, sample_weight)
+    return reshape(losses, (2, n))
 
 
 def _penalties(W, l2, others):
@@ -103,9 +136,14 @@ def _penalties(W, l2, others):
 
     ``others`` is the L2 term of the other, unperturbed layers.
     """
+    xp = namespace(W)
     n_in, _, n, n_out = W.shape
-    copies = W.reshape(n_in, 2 * n, n_out)
-    return (l2 * np.einsum("ipj,ipj->p", copies, copies) + others).reshape(2, n)
+    copies = xp.reshape(W, (n_in, 2 * n, n_out))
+    if is_numpy(W):
+        squares = np.einsum("ipj,ipj->p", copies, copies)
+    else:
+        squares = xp.sum(copies * copies, axis=(0, 2))
+    return xp.reshape(l2 * squares + others, (2, n))
 
 
 # The chunk-and-thread executor: which perturbations and rows go together,
@@ -122,23 +160,30 @@ def _perturbed_losses(net, X, T, sample_weight, alpha, h):
     A block's chunks are spread over as many threads as BLAS may use. Returns
     ``(loss, plus, minus)``, ``plus`` and ``minus`` laid out as ``net.params``.
     """
-    X = X if sp.issparse(X) else np.asarray(X)  # converted block by block
+    xp = namespace(net.params)
+    on_numpy = is_numpy(net.params)
+    if on_numpy:
+        X = X if sp.issparse(X) else np.asarray(X)  # converted block by block
     n_rows = X.shape[0]
     if sample_weight is not None:  # copied only if not float64 already
-        sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        sample_weight = xp.astype(sample_weight, xp.float64, copy=False)
     l2 = net.penalty_scale(n_rows, sample_weight, alpha) if alpha else 0.0
     squares = net.squared_weights()
-    block_size = _row_block_size(net.layer_units, n_rows)
-    layers = _layer_chunks(net, block_size, l2, squares)
+    budget = _NUMERICAL_CHUNK_BYTES if on_numpy else _device_budget(net.params)
+    block_size = _row_block_size(net.layer_units, n_rows, budget)
+    layers = _layer_chunks(net, block_size, l2, squares, budget)
     stacked_loss = net.loss_layer.stacked_loss
 
     loss = 0.0
-    perturbed = np.zeros((2, net.params.size))
+    perturbed = xp.zeros(
+        (2, net.params.shape[0]), dtype=xp.float64, device=net.params.device
+    )
     # Elementwise numpy (exp) runs on one core: spread the chunks over as many
     # threads as BLAS may use (this one included), each with 1-thread BLAS.
+    # Another namespace's device runs each chunk whole, from this thread.
     n_chunks = sum(-(-layer.n_params // layer.chunk) for layer in layers)
-    n_threads = min(blas_threads(), n_chunks)
-    with single_threaded_blas():
+    n_threads = min(blas_threads(), n_chunks) if on_numpy else 1
+    with single_threaded_blas() if on_numpy else nullcontext():
         blocks = _row_blocks(net, X, T, sample_weight, block_size)
         for first, rows in enumerate(blocks):
             logits = rows.logits[:, None, :]
@@ -147,7 +192,7 @@ def _perturbed_losses(net, X, T, sample_weight, alpha, h):
             add = partial(_add_chunk, perturbed, rows, stacked_loss, h, penalty)
             _in_threads(add, _chunks(layers), n_threads)
     loss += l2 * sum(squares)
-    return loss, perturbed[0], perturbed[1]
+    return loss, perturbed[0, :], perturbed[1, :]
 
 
 def _add_chunk(perturbed, rows, stacked_loss, h, l2, chunk):
@@ -168,7 +213,22 @@ def _add_chunk(perturbed, rows, stacked_loss, h, l2, chunk):
     perturbed[:, layer.start + lo : layer.start + hi] += losses
 
 
-def _row_block_size(layer_units, n_rows):
+def _device_budget(params):
+    """Scratch bytes of a batch of perturbations on the device of ``params``.
+
+    A quarter of the free memory of a CUDA device (as PyTorch reports it),
+    at most 4 GiB; ``_DEVICE_CHUNK_BYTES`` on any other (CPU) device.
+    """
+    device = params.device
+    if getattr(device, "type", None) == "cuda":
+        import torch  # a CUDA device of params: torch is there
+
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(min(free // 4, 4 * 2**30))
+    return _DEVICE_CHUNK_BYTES
+
+
+def _row_block_size(layer_units, n_rows, budget=_NUMERICAL_CHUNK_BYTES):
     """Rows per block: the arrays of a block's rows take at most half the budget.
 
     Per row, the larger of: its input to every Affine, its targets and
@@ -179,7 +239,7 @@ def _row_block_size(layer_units, n_rows):
     per_row = 8 * max(
         sum(layer_units) + layer_units[-1], 2 * (sum(layer_units[1:]) + 3)
     )
-    n_blocks = max(1, -(-n_rows * per_row // max(1, _NUMERICAL_CHUNK_BYTES // 2)))
+    n_blocks = max(1, -(-n_rows * per_row // max(1, budget // 2)))
     return max(1, -(-n_rows // n_blocks))
 
 
@@ -196,7 +256,7 @@ class _LayerChunks:
     others: float  # the L2 term of the other layers
 
 
-def _layer_chunks(net, block_size, l2, squares):
+def _layer_chunks(net, block_size, l2, squares, budget=_NUMERICAL_CHUNK_BYTES):
     """Each Affine's perturbations, in chunks within the budget.
 
     A chunk's scratch per pair of copies (+h, -h) is both perturbed
@@ -205,9 +265,9 @@ def _layer_chunks(net, block_size, l2, squares):
     """
     layers, start = [], 0
     for index, affine in enumerate(net.affines):
-        n_params = affine.W.size + affine.b.size
+        n_params = math.prod(affine.W.shape) + affine.b.shape[0]
         outputs = block_size * (sum(net.layer_units[index + 1 :]) + 3)
-        chunk = max(1, _NUMERICAL_CHUNK_BYTES // (16 * (n_params + outputs)))
+        chunk = max(1, budget // (16 * (n_params + outputs)))
         downstream = net.layers[net.layers.index(affine) + 1 :]
         others = l2 * (sum(squares) - squares[index])
         layers.append(
@@ -241,24 +301,31 @@ def _row_blocks(net, X, T, sample_weight, size):
     Each block is converted on its own; blocks whose weights are all zero
     take no part in the loss and are skipped.
     """
+    xp = namespace(net.params)
     if sp.issparse(X):
         X = X.tocsr()  # rows can be sliced
-    T = np.asarray(T)
-    total = X.shape[0] if sample_weight is None else sample_weight.sum()
+    elif is_numpy(X):
+        T = np.asarray(T)
+    total = X.shape[0] if sample_weight is None else float(xp.sum(sample_weight))
     for lo in range(0, X.shape[0], size):
         rows = slice(lo, lo + size)
         weight = None if sample_weight is None else sample_weight[rows]
-        share = (min(size, X.shape[0] - lo) if weight is None else weight.sum()) / total
+        n = min(size, X.shape[0] - lo)
+        share = (n if weight is None else float(xp.sum(weight))) / total
         if not share:
             continue
-        x = X[rows].astype(np.float64, copy=False)
-        T_rows = np.eye(net.layer_units[-1])[T[rows]] if T.ndim == 1 else T[rows]
+        x = (
+            X[rows].astype(np.float64, copy=False)
+            if sp.issparse(X)
+            else xp.astype(X[rows, ...], xp.float64, copy=False)
+        )
+        T_rows = np.eye(net.layer_units[-1])[T[rows]] if T.ndim == 1 else T[rows, ...]
         inputs = []
         for layer in net.layers:
             if layer in net.affines:
                 inputs.append(x)
             x = layer(x)
-        yield _Rows(inputs, x, T_rows.astype(np.float64, copy=False), weight, share)
+        yield _Rows(inputs, x, xp.astype(T_rows, xp.float64, copy=False), weight, share)
 
 
 def _in_threads(function, tasks, n_threads):
@@ -363,11 +430,11 @@ def gradient_check(estimator, X, y):
     network, X, T, sample_weight = estimator._gradient_problem(X, y)
     alpha = estimator.alpha
     backprop_gradient(network, X, T, sample_weight, alpha=alpha)
-    g_bp = network.grads.copy()
+    g_bp = np.array(to_numpy(network.grads))  # a copy, on the host
     numerical_gradient(
         network, X, T, sample_weight, alpha=alpha, h=estimator.numerical_step
     )
-    g_num = network.grads
+    g_num = to_numpy(network.grads)
     errors = {}
     for name, sl, _ in network.param_slices():
         scale = np.linalg.norm(g_bp[sl]) + np.linalg.norm(g_num[sl])

@@ -13,6 +13,11 @@ the input itself as ``out``, which a layer allows by ``in_place = True``
 to write their result into, which the training loop uses to reuse one set of
 arrays per batch size. Each layer lists its caches in ``cached`` and drops
 them with ``clear()``.
+
+Arrays of other array-API namespaces (PyTorch, CuPy, array-api-strict: see
+``skbp._array_api``) take each method's plain formula, written with the
+namespace's functions and never given an ``out``; numpy arrays take the
+same formula computed in place, into ``out``.
 """
 
 from contextlib import nullcontext
@@ -21,6 +26,7 @@ import numpy as np
 from scipy.special import expit, xlogy
 
 from . import _kernels
+from ._array_api import is_numpy, namespace
 
 __all__ = [
     "AbsoluteErrorWithLoss",
@@ -130,6 +136,8 @@ class Affine(Layer):
     def backward(self, dout, out=None):
         """Store ``dW = x.T @ dout`` and ``db = dout.sum(0)``; return ``dout @ W.T``."""
         self.param_backward(dout)
+        if not is_numpy(dout):
+            return dout @ self.W.T
         return np.matmul(dout, self.W.T, out=out)
 
     def param_backward(self, dout):
@@ -137,6 +145,10 @@ class Affine(Layer):
         if self.dW is None:
             self.dW = np.empty_like(self.W)
             self.db = np.empty_like(self.b)
+        if not is_numpy(dout):
+            self.dW[...] = self.x.T @ dout
+            self.db[...] = namespace(dout).sum(dout, axis=0)
+            return
         if isinstance(self.x, np.ndarray):
             np.matmul(self.x.T, dout, out=self.dW)
         else:
@@ -188,6 +200,8 @@ class Sigmoid(Layer):
 
     def __call__(self, x, out=None):
         """Return ``1 / (1 + exp(-x))`` (into ``out`` if given), caching nothing."""
+        if not is_numpy(x):
+            return 1.0 / (1.0 + namespace(x).exp(-x))
         if x.dtype.kind != "f":
             return expit(x, out=out)
         with np.errstate(over="ignore", under="ignore"):
@@ -203,6 +217,8 @@ class Sigmoid(Layer):
 
     def backward(self, dout, out=None):
         """Return ``dout * y * (1 - y)`` (into ``out`` if given, not ``dout``)."""
+        if not is_numpy(dout):
+            return (1.0 - self.out) * self.out * dout
         dx = np.subtract(1.0, self.out, out=out)
         dx *= self.out
         dx *= dout
@@ -231,6 +247,8 @@ class Tanh(Layer):
 
     def __call__(self, x, out=None):
         """Return ``tanh(x)`` (into ``out`` if given) without caching anything."""
+        if not is_numpy(x):
+            return namespace(x).tanh(x)
         return np.tanh(x, out=out)
 
     def forward(self, x, out=None):
@@ -240,6 +258,8 @@ class Tanh(Layer):
 
     def backward(self, dout, out=None):
         """Return ``dout * (1 - y**2)`` (into ``out`` if given, not ``dout``)."""
+        if not is_numpy(dout):
+            return (1.0 - self.out * self.out) * dout
         dx = np.multiply(self.out, self.out, out=out)
         np.subtract(1.0, dx, out=dx)
         dx *= dout
@@ -268,6 +288,8 @@ class ReLU(Layer):
 
     def __call__(self, x, out=None):
         """Return ``max(x, 0)`` (into ``out`` if given) without caching anything."""
+        if not is_numpy(x):
+            return namespace(x).clip(x, min=0.0)
         return np.maximum(x, 0, out=out)
 
     def forward(self, x, out=None):
@@ -277,6 +299,8 @@ class ReLU(Layer):
 
     def backward(self, dout, out=None):
         """Return ``dout`` where the input was positive, 0 elsewhere."""
+        if not is_numpy(dout):
+            return dout * namespace(dout).astype(self.mask, dout.dtype)
         return np.multiply(dout, self.mask, out=out)
 
 
@@ -312,6 +336,10 @@ def softmax(x, out=None):
     Each row is shifted by its own max, so a row's probabilities do not
     depend on the other rows.
     """
+    if not is_numpy(x):
+        xp = namespace(x)
+        y = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
+        return y / xp.sum(y, axis=-1, keepdims=True)
     shifted = _kernels.shifted_logits(x, out)
     y = np.exp(shifted, out=shifted)
     y /= _kernels.row_sum(y)
@@ -384,7 +412,13 @@ class SoftmaxWithLoss(Layer):
         ``E_i = log(sum_k exp(z_ik)) - z_it = -log softmax(z)_it``, where
         ``z`` is ``x`` shifted by a max (``_kernels.shift``), which changes
         neither; for soft rows ``t_i``, ``sum_k t_ik log(...) - z_i . t_i``.
+        Other namespaces than numpy take one-hot (or soft) rows.
         """
+        if not is_numpy(x):
+            per_sample = self._stacked_per_sample(x, t)
+            self.y, self.t, self.sample_weight = softmax(x), t, sample_weight
+            self.loss = float(_weighted_mean(per_sample, sample_weight))
+            return self.loss
         z, bounded = _kernels.shift(x, out)
         with nullcontext() if bounded else np.errstate(over="ignore"):
             true_logit = self._true_logits(z, t)  # before exp overwrites z
@@ -405,6 +439,8 @@ class SoftmaxWithLoss(Layer):
     def backward(self, dout=1.0, out=None):
         """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
         scale, row_scale = _row_weights(self.y.shape[0], self.sample_weight, dout)
+        if not is_numpy(self.y):  # y * scale - scale at t, as the numpy form rounds
+            return self.y * row_scale - self.t * row_scale
         if self.t.ndim == 1:
             # (y - t) * scale, with t one-hot: scale y, then subtract at t.
             dx = np.multiply(self.y, row_scale, out=out)
@@ -425,6 +461,9 @@ class SoftmaxWithLoss(Layer):
         ``loss_i = sum_c T_ic * logsumexp(z_i) - z_i . T_i``, averaged over
         samples. The numerical gradient asks this for its perturbed copies.
         """
+        if not is_numpy(z):
+            per_sample = self._stacked_per_sample(z, T[:, None, :])
+            return _weighted_mean(per_sample, sample_weight)
         target = np.einsum("spc,sc->sp", z, T)
         m = z.max(axis=-1, keepdims=True)
         z -= m
@@ -435,6 +474,14 @@ class SoftmaxWithLoss(Layer):
         per_sample *= T.sum(axis=1)[:, None]
         per_sample -= target
         return _weighted_mean(per_sample, sample_weight)
+
+    @staticmethod
+    def _stacked_per_sample(z, t):
+        """``sum_c t_c * logsumexp(z) - z . t`` over the last axis: the plain form."""
+        xp = namespace(z)
+        m = xp.max(z, axis=-1, keepdims=True)
+        per_sample = xp.log(xp.sum(xp.exp(z - m), axis=-1)) + m[..., 0]
+        return per_sample * xp.sum(t, axis=-1) - xp.sum(z * t, axis=-1)
 
     def _true_logits(self, z, t):
         """``z_it`` for class indices ``t`` (a flat gather), ``z_i . t_i`` for rows."""
@@ -453,6 +500,11 @@ class SoftmaxWithLoss(Layer):
 
 def _weighted_mean(per_sample, sample_weight):
     """Mean over the first axis, or its ``sample_weight``-weighted mean."""
+    if not is_numpy(per_sample):
+        xp = namespace(per_sample)
+        if sample_weight is None:
+            return xp.sum(per_sample, axis=0) / per_sample.shape[0]
+        return sample_weight @ per_sample / xp.sum(sample_weight)
     if sample_weight is None:
         return np.add.reduce(per_sample, axis=0) / len(per_sample)  # .mean(0)
     return sample_weight @ per_sample / sample_weight.sum()
@@ -467,7 +519,7 @@ def _row_weights(n_samples, sample_weight, dout):
     if sample_weight is None:
         scale = dout / n_samples
         return scale, scale
-    scale = (dout / sample_weight.sum()) * sample_weight
+    scale = (dout / namespace(sample_weight).sum(sample_weight)) * sample_weight
     return scale, scale[:, None]
 
 
@@ -577,14 +629,13 @@ class SigmoidWithLoss(_OutputWithLoss):
 
     def _derivative(self, out=None):
         """``y - t``: the canonical link's derivative of each row's loss."""
-        return np.subtract(self.y, self.t, out=out)
+        return _subtract(self.y, self.t, out)
 
     @staticmethod
     def _per_sample(x, t):
         """``sum_j log(1 + exp(x_j)) - t_j x_j`` over the last axis."""
-        per_element = np.logaddexp(0.0, x)
-        per_element -= x * t
-        return per_element.sum(axis=-1)
+        xp = namespace(x)
+        return xp.sum(xp.logaddexp(xp.zeros_like(x), x) - x * t, axis=-1)
 
 
 class IdentityWithLoss(_OutputWithLoss):
@@ -648,14 +699,13 @@ class IdentityWithLoss(_OutputWithLoss):
 
     def _derivative(self, out=None):
         """``y - t``: the canonical link's derivative of each row's loss."""
-        return np.subtract(self.y, self.t, out=out)
+        return _subtract(self.y, self.t, out)
 
     @staticmethod
     def _per_sample(x, t):
         """``sum_j (x_j - t_j)**2 / 2`` over the last axis."""
         residual = x - t
-        residual *= residual
-        return 0.5 * residual.sum(axis=-1)
+        return 0.5 * namespace(residual).sum(residual * residual, axis=-1)
 
 
 class PoissonWithLoss(_OutputWithLoss):
@@ -695,6 +745,8 @@ class PoissonWithLoss(_OutputWithLoss):
 
     def __call__(self, x, out=None):
         """Return the predictions ``exp(x)`` (into ``out`` if given), uncached."""
+        if not is_numpy(x):
+            return namespace(x).exp(x)
         with np.errstate(over="ignore"):
             return np.exp(x, out=out)
 
@@ -715,16 +767,16 @@ class PoissonWithLoss(_OutputWithLoss):
 
     def _derivative(self, out=None):
         """``y - t``: the canonical link's derivative of each row's loss."""
-        return np.subtract(self.y, self.t, out=out)
+        return _subtract(self.y, self.t, out)
 
     @staticmethod
     def _per_sample(x, t):
         """``sum_j exp(x_j) - t_j x_j + t_j log(t_j) - t_j`` over the last axis."""
+        xp = namespace(x)
         with np.errstate(over="ignore", invalid="ignore"):
-            per_element = np.exp(x)
-            per_element -= x * t
-            per_element += xlogy(t, t) - t
-        return per_element.sum(axis=-1)
+            per_element = xp.exp(x) - x * t
+            per_element += _xlogx(t) - t
+        return xp.sum(per_element, axis=-1)
 
 
 class AbsoluteErrorWithLoss(_OutputWithLoss):
@@ -774,12 +826,15 @@ class AbsoluteErrorWithLoss(_OutputWithLoss):
 
     def _derivative(self, out=None):
         """``sign(y - t)``: each row's loss's derivative, 0 at the kink."""
+        if not is_numpy(self.y):
+            return namespace(self.y).sign(self.y - self.t)
         return np.sign(np.subtract(self.y, self.t, out=out), out=out)
 
     @staticmethod
     def _per_sample(x, t):
         """``sum_j |x_j - t_j|`` over the last axis."""
-        return np.abs(x - t).sum(axis=-1)
+        xp = namespace(x)
+        return xp.sum(xp.abs(x - t), axis=-1)
 
 
 class QuantileWithLoss(AbsoluteErrorWithLoss):
@@ -843,10 +898,10 @@ class QuantileWithLoss(AbsoluteErrorWithLoss):
 
     def _per_sample(self, x, t):
         """``sum_j |x_j - t_j| / 2 + (1/2 - quantile) (x_j - t_j)``."""
+        xp = namespace(x)
         residual = x - t
-        per_element = 0.5 * np.abs(residual)
-        per_element += (0.5 - self.quantile) * residual
-        return per_element.sum(axis=-1)
+        per_element = 0.5 * xp.abs(residual) + (0.5 - self.quantile) * residual
+        return xp.sum(per_element, axis=-1)
 
 
 class GammaWithLoss(PoissonWithLoss):
@@ -896,6 +951,8 @@ class GammaWithLoss(PoissonWithLoss):
 
     def _derivative(self, out=None):
         """``1 - t / y``: each row's loss's derivative with respect to ``x``."""
+        if not is_numpy(self.y):
+            return 1.0 - self.t / self.y
         with np.errstate(over="ignore", divide="ignore"):
             dx = np.divide(self.t, self.y, out=out)
         np.subtract(1.0, dx, out=dx)
@@ -904,8 +961,22 @@ class GammaWithLoss(PoissonWithLoss):
     @staticmethod
     def _per_sample(x, t):
         """``sum_j x_j - log(t_j) + t_j exp(-x_j) - 1`` over the last axis."""
+        xp = namespace(x)
         with np.errstate(over="ignore", invalid="ignore"):
-            per_element = t * np.exp(-x)
-            per_element += x
-            per_element -= np.log(t) + 1.0
-        return per_element.sum(axis=-1)
+            per_element = t * xp.exp(-x) + x
+            per_element -= xp.log(t) + 1.0
+        return xp.sum(per_element, axis=-1)
+
+
+def _subtract(a, b, out=None):
+    """``a - b``, into ``out`` for numpy arrays."""
+    return a - b if out is None else np.subtract(a, b, out=out)
+
+
+def _xlogx(t):
+    """``t * log(t)``, 0 where ``t`` is 0 (scipy's ``xlogy(t, t)``)."""
+    if is_numpy(t):
+        return xlogy(t, t)
+    xp = namespace(t)
+    positive = t > 0
+    return xp.where(positive, t * xp.log(xp.where(positive, t, 1.0)), 0.0)

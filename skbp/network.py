@@ -16,6 +16,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from ._array_api import is_numpy, namespace, to_numpy
 from .layers import (
     AbsoluteErrorWithLoss,
     Affine,
@@ -252,7 +253,9 @@ class Network:
     layer as ``W1, b1, W2, b2, ...``, each ``W`` in C order), and every
     ``Affine.backward`` writes into views of ``grads``, which has the same
     layout. Optimizers, numerical differentiation and persistence therefore
-    work on single arrays.
+    work on single arrays. ``params`` may be an array of another array-API
+    namespace (a torch tensor on a GPU, say): the network then computes
+    there, with each layer's plain formulas and no scratch arrays.
 
     Parameters
     ----------
@@ -336,7 +339,7 @@ class Network:
     def grads(self):
         """Flat gradient laid out as ``params``; the Affines' ``dW``, ``db`` view it."""
         if self._grads is None:
-            self._grads = np.zeros_like(self.params)
+            self._grads = namespace(self.params).zeros_like(self.params)
             dWs, dbs = self._views(self._grads, "W"), self._views(self._grads, "b")
             for affine, dW, db in zip(self.affines, dWs, dbs, strict=True):
                 affine.dW, affine.db = dW, db
@@ -344,8 +347,11 @@ class Network:
 
     @property
     def dtype(self):
-        """Dtype of the parameters."""
-        return self.params.dtype
+        """Dtype of the parameters, as a numpy dtype whatever their namespace."""
+        if is_numpy(self.params):
+            return self.params.dtype
+        bits = namespace(self.params).finfo(self.params.dtype).bits
+        return np.dtype(f"float{bits}")
 
     def param_slices(self):
         """Yield ``(name, slice, shape)`` for ``W1, b1, W2, b2, ...`` in ``params``."""
@@ -357,15 +363,21 @@ class Network:
             start += n_out
 
     def _views(self, flat, kind):
+        reshape = namespace(flat).reshape
         return [
-            flat[sl].reshape(shape)
+            flat[sl].reshape(shape) if is_numpy(flat) else reshape(flat[sl], shape)
             for name, sl, shape in self.param_slices()
             if name[0] == kind
         ]
 
     def penalty_scale(self, n_samples, sample_weight, alpha):
         """Factor ``c`` of the L2 term ``c * sum(W**2)``: ``alpha / (2 sum(w))``."""
-        total = n_samples if sample_weight is None else sample_weight.sum()
+        if sample_weight is None:
+            total = n_samples
+        elif is_numpy(sample_weight):
+            total = sample_weight.sum()
+        else:
+            total = float(namespace(sample_weight).sum(sample_weight))
         return 0.5 * alpha / total
 
     def squared_weights(self, params=None):
@@ -375,8 +387,9 @@ class Network:
         same layout.
         """
         flat = self.params if params is None else params
+        dot = np.dot if is_numpy(flat) else namespace(flat).vecdot
         return [
-            float(np.dot(flat[sl], flat[sl]))
+            float(dot(flat[sl], flat[sl]))
             for name, sl, _ in self.param_slices()
             if name[0] == "W"
         ]
@@ -434,11 +447,12 @@ class Network:
         the Affine output they receive (which no ``backward`` needs).
         """
         forward_out, _ = self._scratch(X.shape[0])
+        in_place = is_numpy(self.params)  # other namespaces: no out arrays
         x = X
         for layer, out in zip(self.layers, forward_out, strict=True):
-            x = layer.forward(x, out if out is not None else x)
+            x = layer.forward(x, out if out is not None or not in_place else x)
         loss = self.loss_layer.forward(
-            x, T, sample_weight, x if self.loss_layer.in_place else None
+            x, T, sample_weight, x if self.loss_layer.in_place and in_place else None
         )
         self._l2 = self.penalty_scale(X.shape[0], sample_weight, alpha) if alpha else 0
         return loss + self._penalty(self._l2)
@@ -464,8 +478,11 @@ class Network:
         Forward: one per layer, None for those working in place (``in_place``);
         backward: the gradient each layer above the first returns, ordered as
         the layers, then the loss layer's. Kept for the last two batch sizes
-        (an epoch has at most two).
+        (an epoch has at most two). All None for other namespaces than numpy.
         """
+        if not is_numpy(self.params):
+            nothing = [None] * len(self.layers)
+            return nothing, nothing
         scratch = self._scratch_by_size.get(n_samples)
         if scratch is None:
             if len(self._scratch_by_size) >= 2:
@@ -507,8 +524,9 @@ class Network:
         for k, affine in enumerate(self.affines):
             if k:
                 bound = activation_bound(bound)
-            column_sums = np.abs(affine.W).sum(axis=0, dtype=np.float64)
-            bound = bound * float(column_sums.max()) + float(np.abs(affine.b).max())
+            W, b = to_numpy(affine.W), to_numpy(affine.b)
+            column_sums = np.abs(W).sum(axis=0, dtype=np.float64)
+            bound = bound * float(column_sums.max()) + float(np.abs(b).max())
             if not bound <= limit:  # also False for NaN
                 return False
         # The output layer's prediction (exp for Poisson) must be finite too.
@@ -526,7 +544,9 @@ def apply_layers(layers, x):
 
     Such a layer overwrites the output of the layer below, which is scratch,
     so ``layers`` must start with one that is not (``x`` is never written).
+    Arrays of other namespaces than numpy are never written in place.
     """
+    in_place = is_numpy(x)
     for layer in layers:
-        x = layer(x, out=x) if layer.in_place else layer(x)
+        x = layer(x, out=x) if layer.in_place and in_place else layer(x)
     return x

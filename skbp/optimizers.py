@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._array_api import is_numpy, namespace
+
 
 class Optimizer:
     """Base of the stochastic update rules: a step counter and explicit state.
@@ -81,7 +83,7 @@ class Optimizer:
         state["learning_rate_init"] = self.learning_rate_init
         for name in self.state_arrays:
             value = getattr(self, name)
-            state[name] = None if value is None else value.copy()
+            state[name] = None if value is None else _copy(value)
         return state
 
     def load_state(self, state):
@@ -96,7 +98,7 @@ class Optimizer:
             self.learning_rate = state["learning_rate"]
         for name in self.state_arrays:
             value = state[name]
-            setattr(self, name, None if value is None else value.copy())
+            setattr(self, name, None if value is None else _copy(value))
 
 
 class SGDOptimizer(Optimizer):
@@ -146,7 +148,7 @@ class SGDOptimizer(Optimizer):
         self.momentum = momentum
         self.nesterov = nesterov
         self.power_t = power_t
-        self.velocities = np.zeros_like(params) if momentum else None
+        self.velocities = _zeros_like(params) if momentum else None
 
     def _step(self, params, grads):
         lr = self.learning_rate
@@ -155,7 +157,7 @@ class SGDOptimizer(Optimizer):
             params -= grads
             return
         if self.velocities is None:  # momentum switched on by set_params
-            self.velocities = np.zeros_like(params)
+            self.velocities = _zeros_like(params)
         v = self.velocities
         v *= self.momentum
         v -= lr * grads
@@ -215,8 +217,8 @@ class AdamOptimizer(Optimizer):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
-        self.ms = np.zeros_like(params)
-        self.vs = np.zeros_like(params)
+        self.ms = _zeros_like(params)
+        self.vs = _zeros_like(params)
 
     def _step(self, params, grads):
         # self.t counts this step already: the bias correction of step t.
@@ -224,12 +226,29 @@ class AdamOptimizer(Optimizer):
         self.ms += (1 - self.beta_1) * grads
         self.vs *= self.beta_2
         self.vs += (1 - self.beta_2) * grads**2
+        # A numpy float64, as MLPClassifier's: float32 steps are computed in
+        # float64 and rounded (other namespaces take it as a Python float).
         self.learning_rate = (
             self.learning_rate_init
             * np.sqrt(1 - self.beta_2**self.t)
             / (1 - self.beta_1**self.t)
         )
-        params -= self.learning_rate * self.ms / (np.sqrt(self.vs) + self.epsilon)
+        if is_numpy(params):
+            params -= self.learning_rate * self.ms / (np.sqrt(self.vs) + self.epsilon)
+        else:
+            sqrt = namespace(self.vs).sqrt
+            step = float(self.learning_rate) * self.ms / (sqrt(self.vs) + self.epsilon)
+            params -= step
+
+
+def _zeros_like(params):
+    """Zeros of ``params``' shape, dtype, namespace and device."""
+    return namespace(params).zeros_like(params)
+
+
+def _copy(array):
+    """A copy of ``array``, in its namespace."""
+    return namespace(array).asarray(array, copy=True)
 
 
 @dataclass(frozen=True)

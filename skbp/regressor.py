@@ -195,14 +195,18 @@ class BPRegressor(RegressorMixin, BaseBP):
             ``loss="poisson"`` and ``"gamma"``), 1-D when the model has one
             output. float32 for a model fitted on float32 data.
         """
-        y, state = self._forward_blocks(X)
-        return y.ravel() if state["n_outputs_"] == 1 else y
+        return self._forward_blocks(X, "predict", finish=_one_output_as_1d)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.target_tags.positive_only = _refuses_negative_targets(self.loss)
         return tags
+
+
+def _one_output_as_1d(y, state):
+    """Predictions of a one-output model as a 1-D array."""
+    return y.ravel() if state["n_outputs_"] == 1 else y
 
 
 def _refuses_negative_targets(loss):
