@@ -286,7 +286,8 @@ def array_devices():
 
         version = f"torch {torch.__version__}"
         put = functools.partial(torch.asarray, device="cpu")
-        found["torch-cpu"] = ArrayDevice(put, _no_wait, f"{version}, cpu")
+        about = f"{version}, cpu, {torch.get_num_threads()} threads"
+        found["torch-cpu"] = ArrayDevice(put, _no_wait, about)
         if torch.cuda.is_available():
             put = functools.partial(torch.asarray, device="cuda")
             about = f"{version}, {torch.cuda.get_device_name()}"
@@ -774,7 +775,9 @@ def parse_args(argv=None):
         help="also peak memory, each contender in a fresh process",
     )
     parser.add_argument(
-        "--blas-threads", type=int, help="limit BLAS to N threads, for all"
+        "--blas-threads",
+        type=int,
+        help="limit BLAS (and torch on the CPU) to N threads, for all",
     )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # INDEX:CONTENDER
@@ -798,6 +801,10 @@ def main(argv=None):
         if args.blas_threads is None
         else threadpool_limits(args.blas_threads, "blas")
     )
+    if args.blas_threads is not None and importlib.util.find_spec("torch"):
+        import torch  # its own thread pool, which threadpoolctl does not limit
+
+        torch.set_num_threads(args.blas_threads)
     with limits:
         if args.child:
             index, name = args.child.split(":")
