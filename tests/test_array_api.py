@@ -483,6 +483,21 @@ def test_gradient_check_on_a_torch_fitted_model(kind):
     assert max(errors.values()) < 1e-7
 
 
+def test_torch_fitted_model_pickles_on_torch():
+    """Pickling keeps the device model's tensors (loading needs torch)."""
+    xp, device_ = namespace("torch", "cpu")
+    X, y = problem("binary")
+    fitted = fit_on(make_estimator("binary", "adam"), xp, device_, X, y)
+    loaded = pickle.loads(pickle.dumps(fitted))
+    (X_xp,) = to_xp(xp, device_, X)
+    with config_context(array_api_dispatch=True):
+        expected, got = fitted.predict_proba(X_xp), loaded.predict_proba(X_xp)
+    assert_on(got, X_xp)
+    assert_array_equal(to_numpy(got), to_numpy(expected))
+    for array in loaded.coefs_ + loaded.intercepts_:
+        assert_on(array, X_xp)
+
+
 @pytest.fixture
 def moved_to_numpy():
     """A multiclass model fitted on torch-CPU float64, moved to numpy; the data."""
