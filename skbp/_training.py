@@ -229,7 +229,7 @@ def _run_epoch(
             continue  # nothing to learn from an all-zero-weight batch
         n_batch = batch.stop - batch.start
         batch_loss = compute_gradient(
-            network, *gather(idx), alpha=est.alpha, h=est.numerical_step
+            network, *gather(idx, sw), alpha=est.alpha, h=est.numerical_step
         )
         check_finite(batch_loss, "loss")
         # Reported before the step changes the weights the L2 term is of.
@@ -502,23 +502,25 @@ class _RowGather:
         if isinstance(X, np.ndarray) and X.flags.c_contiguous:
             self.buffer = np.empty((batch_size, X.shape[1]), X.dtype)
 
-    def __call__(self, idx):
+    def __call__(self, idx, sw):
+        """The batch's rows; ``sw``: its sample weights on the host (or None)."""
         if self.space is not None:
+            if not isinstance(idx, slice):
+                idx = self.space.xp.asarray(idx, device=self.space.device)
             return tuple(
-                self._take(a, idx) for a in (self.X, self.T, self.sample_weight)
+                None if a is None else self._rows(a, idx)
+                for a in (self.X, self.T, self.sample_weight)
             )
-        sw = None if self.sample_weight is None else self.sample_weight[idx]
         if self.buffer is None or isinstance(idx, slice):
             return self.X[idx], self.T[idx], sw
         # Indices come from a permutation: mode="clip" skips the bounds pass.
         X = self.X.take(idx, axis=0, out=self.buffer[: len(idx)], mode="clip")
         return X, self.T[idx], sw
 
-    def _take(self, array, idx):
-        if array is None or isinstance(idx, slice):
-            return None if array is None else array[idx, ...]
-        xp = self.space.xp
-        return xp.take(array, xp.asarray(idx, device=self.space.device), axis=0)
+    def _rows(self, array, idx):
+        if isinstance(idx, slice):
+            return array[idx, ...]
+        return self.space.xp.take(array, idx, axis=0)
 
 
 def on_network_space(network, X, T, sample_weight):

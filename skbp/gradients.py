@@ -214,18 +214,21 @@ def _add_chunk(perturbed, rows, stacked_loss, h, l2, chunk):
 
 
 def _device_budget(params):
-    """Scratch bytes of a batch of perturbations on the device of ``params``.
+    """The chunk budget on the device of ``params`` (another namespace than numpy).
 
-    A quarter of the free memory of a CUDA device (as PyTorch reports it),
-    at most 4 GiB; ``_DEVICE_CHUNK_BYTES`` on any other (CPU) device.
+    The plain form of a chunk (``_perturbed_copies_plain``: a mask, the
+    copies, their transpose) takes about four times the scratch the budget
+    counts, so the budget is a quarter of what a batch may take: of
+    ``_DEVICE_CHUNK_BYTES``, or on a CUDA device of half its free memory
+    (as PyTorch reports it), at most 8 GiB.
     """
     device = params.device
     if getattr(device, "type", None) == "cuda":
         import torch  # a CUDA device of params: torch is there
 
         free, _ = torch.cuda.mem_get_info(device)
-        return int(min(free // 4, 4 * 2**30))
-    return _DEVICE_CHUNK_BYTES
+        return int(min(free // 2, 8 * 2**30)) // 4
+    return _DEVICE_CHUNK_BYTES // 4
 
 
 def _row_block_size(layer_units, n_rows, budget=_NUMERICAL_CHUNK_BYTES):

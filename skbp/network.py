@@ -387,7 +387,8 @@ class Network:
         same layout.
         """
         flat = self.params if params is None else params
-        dot = np.dot if is_numpy(flat) else namespace(flat).vecdot
+        xp = namespace(flat)
+        dot = np.dot if is_numpy(flat) else lambda a, b: xp.sum(a * b)
         return [
             float(dot(flat[sl], flat[sl]))
             for name, sl, _ in self.param_slices()

@@ -88,6 +88,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
     ) from exc
 
 import skbp
+from skbp._array_api import to_numpy
 from skbp.classifier import is_binary
 from skbp.network import ACTIVATIONS, OUTPUTS, Network
 
@@ -158,11 +159,16 @@ def _hidden_op(activation):
 
 
 def _network_as(network, dtype):
-    """``network`` with its parameters in ``dtype``; ValueError if they overflow."""
+    """``network`` on the host, in ``dtype``; ValueError if its parameters overflow.
+
+    A model trained on another array namespace (a torch tensor on a GPU, say)
+    exports as one trained on numpy.
+    """
+    host = to_numpy(network.params)
     with np.errstate(over="ignore"):
-        params = network.params.astype(dtype)
+        params = host.astype(dtype)
     if not np.isfinite(params).all():
-        largest = float(np.abs(network.params).max())
+        largest = float(np.abs(host).max())
         raise ValueError(
             f"The model's weights do not fit in float32 (largest |weight| "
             f"{largest:.3g}, float32's largest value {np.finfo(np.float32).max:.3g}): "
