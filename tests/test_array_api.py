@@ -555,3 +555,36 @@ def test_moved_model_exports_to_onnx(moved_to_numpy):
         labels, proba = sess.run(None, {sess.get_inputs()[0].name: X32})
     assert_allclose(proba, moved.predict_proba(X), atol=1e-5)
     assert_array_equal(labels, moved.predict(X))
+
+
+def test_torch_fitted_model_exports_to_onnx_as_moved(moved_to_numpy):
+    """The converter reads a device model's parameters from the host itself."""
+    skl2onnx = pytest.importorskip("skl2onnx", reason="needs the 'onnx' extra")
+    pytest.importorskip("skbp.onnx")
+    xp, device_ = namespace("torch", "cpu")
+    moved, _, X, y = moved_to_numpy
+    fitted = fit_on(make_estimator("multiclass", "adam"), xp, device_, X, y)
+    X32 = X.astype(np.float32)[:1]
+    direct = skl2onnx.to_onnx(fitted, X32, options={"zipmap": False})
+    via_numpy = skl2onnx.to_onnx(moved, X32, options={"zipmap": False})
+    to_array = pytest.importorskip("onnx.numpy_helper").to_array
+    initializers = [
+        {t.name: to_array(t) for t in graph.graph.initializer}
+        for graph in (direct, via_numpy)
+    ]
+    assert "coefficient0" in initializers[0]
+    assert initializers[0].keys() == initializers[1].keys()
+    for name, array in initializers[0].items():
+        assert_array_equal(array, initializers[1][name])
+
+
+def test_numpy_model_moved_to_torch_trains_on():
+    """``move_estimator_to`` the other way: a host model continues on the device."""
+    xp, device_ = namespace("torch", "cpu")
+    X, y = problem("multiclass")
+    reference = make_estimator("multiclass", "adam").fit(X, y)
+    with config_context(array_api_dispatch=True):
+        moved = move_estimator_to(reference, xp, device_)
+    fit_on(moved, xp, device_, X, y, method="partial_fit")
+    reference.partial_fit(X, y)
+    assert_same_fit(reference, moved, xp, device_, X)
