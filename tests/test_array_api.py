@@ -85,7 +85,9 @@ INSTALLED_CPU_NAMESPACES = [
 # How far a float64 fit on another namespace may end from the numpy fit.
 # Backprop with sgd/adam: rounding only (matrix products summed in another
 # order). Numerical gradients divide that rounding by the step h; L-BFGS's
-# line search amplifies it over the iterations.
+# line search amplifies it over the iterations. Measured on torch-CPU (the
+# fixed cases): backprop within 6e-14 relative, numerical within 2.5e-10
+# (sgd, adam) and 1.3e-9 (lbfgs); array_api_strict (numpy underneath) closer.
 TOLERANCES = {
     ("backprop", False): dict(rtol=1e-10, atol=1e-12),
     ("numerical", False): dict(rtol=1e-8, atol=1e-10),
@@ -116,8 +118,13 @@ def skip_unless_available(name, device_name):
         }[device_name]
         if not available():
             pytest.skip(f"no {device_name} device here for torch {module.__version__}")
-    elif name == "cupy" and not module.cuda.runtime.getDeviceCount():
-        pytest.skip("cupy is installed but there is no CUDA device here")
+    elif name == "cupy":
+        try:
+            n_devices = module.cuda.runtime.getDeviceCount()
+        except module.cuda.runtime.CUDARuntimeError:  # no driver
+            n_devices = 0
+        if not n_devices:
+            pytest.skip("cupy is installed but there is no CUDA device here")
 
 
 def namespace(name, device_name, dtype_name="float64"):
@@ -128,6 +135,7 @@ def namespace(name, device_name, dtype_name="float64"):
 
 @pytest.fixture(params=CPU_NAMESPACES)
 def xp_device(request):
+    """``(xp, device)`` of each CPU namespace in turn."""
     return namespace(*request.param)
 
 
