@@ -141,6 +141,7 @@ assert len(clf.loss_curve_) == args.epochs + 1
 
 header = f"{'model':<8}  {'epochs':>7}  {'loss_':>12}  {'test accuracy':>13}"
 print()
+print(f"one more warm-started epoch on each ({args.epochs + 1} in all):")
 print(header)
 print("-" * len(header))
 for label, model in (("original", clf), ("loaded", loaded)):
@@ -149,7 +150,7 @@ for label, model in (("original", clf), ("loaded", loaded)):
         f"{model.score(X_test, y_test):>13.4f}"
     )
 print()
-print("after one more warm-started epoch, coefs_ and intercepts_ are bit-identical")
+print("coefs_ and intercepts_ of the two are bit-identical")
 
 if tmp_dir is not None:
     shutil.rmtree(tmp_dir)

@@ -845,16 +845,23 @@ class _ParamList(list):
 
 
 def _checked(view, value, name):
-    """``value`` as an array, if it can replace ``view``; else raise."""
-    value = np.asarray(value)
-    if value.shape != view.shape:
+    """``value`` as an array of ``view``'s namespace, if it can replace it; else raise.
+
+    Any array is accepted (numpy, or a tensor for a model on the host), and
+    moved to where ``view`` lives.
+    """
+    value = np.asarray(to_numpy(value))
+    if value.shape != tuple(view.shape):
         raise ValueError(
-            f"Each array of {name} keeps its fitted shape: expected {view.shape}, "
-            f"got {value.shape}."
+            f"Each array of {name} keeps its fitted shape: expected "
+            f"{tuple(view.shape)}, got {value.shape}."
         )
     if not np.isfinite(value).all():
         raise ValueError(f"{name} must hold finite values; got NaN or infinity.")
-    return value
+    space = Space.of_array(view)
+    if space is None:
+        return value
+    return space.xp.astype(space.put(value), view.dtype)
 
 
 def _finite_input_bound(X, estimator_name):

@@ -26,7 +26,15 @@ BLOCK = re.compile(
 )
 BLOCKS = [(m["code"], m["out"]) for m in BLOCK.finditer(README)]
 # Modules of the optional extras: a block that imports one is skipped without it.
-OPTIONAL = ("matplotlib", "skops", "dask", "distributed", "onnxruntime", "skl2onnx")
+OPTIONAL = (
+    "matplotlib",
+    "skops",
+    "dask",
+    "distributed",
+    "onnxruntime",
+    "skl2onnx",
+    "torch",
+)
 
 
 def _imports(code):
