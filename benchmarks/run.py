@@ -18,6 +18,7 @@ tracemalloc peak and its peak RSS, both beyond the array it returns.
 import argparse
 import functools
 import gc
+import importlib.util
 import json
 import os
 import platform
@@ -31,19 +32,25 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import scipy
-import sklearn
-from sklearn.datasets import load_diabetes, load_digits, make_classification
-from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
-from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_info, threadpool_limits
+# scikit-learn's array_api_dispatch (the array-api case) needs scipy's own
+# array-API support, which scipy reads once, at import. numpy fits are
+# bit-identical with it (tests/test_array_api.py).
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
-import skbp
-from skbp import BPClassifier, BPRegressor
+import numpy as np  # noqa: E402
+import scipy  # noqa: E402
+import sklearn  # noqa: E402
+from sklearn.datasets import load_diabetes, load_digits, make_classification  # noqa: E402
+from sklearn.decomposition import PCA  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.neural_network import MLPClassifier, MLPRegressor  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+from sklearn.utils._array_api import move_to  # noqa: E402
+from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+
+import skbp  # noqa: E402
+from skbp import BPClassifier, BPRegressor  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the book-style loop is a test oracle
@@ -109,15 +116,27 @@ def machine_line():
         if lib["user_api"] == "blas"
     )
     env = " ".join(
-        f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("OPENBLAS_")
+        f"{k}={v}"
+        for k, v in sorted(os.environ.items())
+        if k.startswith("OPENBLAS_") or k == "SCIPY_ARRAY_API"
     )
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
         f"Machine: {cpu_line()}; BLAS {blas or 'none found'}{' ' + env if env else ''}"
         f"; Python {platform.python_version()}, numpy {np.__version__}, scipy "
         f"{scipy.__version__}, scikit-learn {sklearn.__version__}, skbp "
-        f"{skbp.__version__} at {git_revision()}; load average {load}"
+        f"{skbp.__version__} at {git_revision()}; devices: {device_line()}; "
+        f"load average {load}"
     )
+
+
+def device_line():
+    """The devices the array-api case runs on, and those it found none of."""
+    found = array_devices()
+    line = ", ".join(f"{name} ({device.about})" for name, device in found.items())
+    expected = ("torch-cpu", "torch-cuda", "cupy")
+    missing = [name for name in expected if name not in found]
+    return line + (f"; no {', '.join(missing)}" if missing else "")
 
 
 def git_revision():
@@ -242,6 +261,58 @@ def _blas_flag(args):
     )
 
 
+# ----------------------------------------------------------------- devices
+
+
+@dataclass
+class ArrayDevice:
+    """An array library on a device, for the array-api case."""
+
+    put: object  # callable(numpy array) -> the library's array on the device
+    sync: object  # callable(): wait until the device's queued work is done
+    about: str  # the library's version and the device, for the machine line
+
+
+def _no_wait():
+    """Nothing to wait for: the CPU computes as it is asked."""
+
+
+@functools.cache
+def array_devices():
+    """numpy, and torch on the CPU, torch on CUDA and CuPy where each is present."""
+    found = {"numpy": ArrayDevice(np.asarray, _no_wait, "cpu")}
+    if importlib.util.find_spec("torch"):
+        import torch
+
+        version = f"torch {torch.__version__}"
+        put = functools.partial(torch.asarray, device="cpu")
+        about = f"{version}, cpu, {torch.get_num_threads()} threads"
+        found["torch-cpu"] = ArrayDevice(put, _no_wait, about)
+        if torch.cuda.is_available():
+            put = functools.partial(torch.asarray, device="cuda")
+            about = f"{version}, {torch.cuda.get_device_name()}"
+            found["torch-cuda"] = ArrayDevice(put, torch.cuda.synchronize, about)
+    if importlib.util.find_spec("cupy"):
+        import cupy
+
+        try:
+            n_devices = cupy.cuda.runtime.getDeviceCount()
+        except cupy.cuda.runtime.CUDARuntimeError:
+            n_devices = 0
+        if n_devices:
+            sync = cupy.cuda.Device().synchronize
+            about = f"cupy {cupy.__version__}, CUDA device 0"
+            found["cupy"] = ArrayDevice(cupy.asarray, sync, about)
+    return found
+
+
+def host(array):
+    """A numpy copy of an array of any library, on any device."""
+    if isinstance(array, np.ndarray):
+        return array.copy()
+    return np.array(move_to(array, xp=np, device="cpu"))
+
+
 # -------------------------------------------------------------------- data
 
 
@@ -294,26 +365,30 @@ def glorot(units, seed=0):
     return params_to_flat(init_params(*units, np.random.RandomState(seed), "glorot"))
 
 
-def skbp_steps(method, units, theta, X, T, calls=1):
+def skbp_steps(method, units, theta, X, T, calls=1, device=None):
     """A callable: ``calls`` SGD steps of skbp's ``method`` gradient from ``theta``.
 
-    It returns the gradient at ``theta``. The one place that reaches inside
-    the package (a network at given parameters, the gradient functions), to
-    time a step without ``fit`` around it.
+    It returns the gradient at ``theta`` (a numpy copy). The one place that
+    reaches inside the package (a network at given parameters, the gradient
+    functions), to time a step without ``fit`` around it. ``device`` (an
+    ``ArrayDevice``) holds the network and the data; numpy by default.
     """
     from skbp.gradients import GRADIENTS
     from skbp.network import Network
 
-    network, gradient = Network(units, theta.copy()), GRADIENTS[method]
+    device = device or array_devices()["numpy"]
+    network, gradient = Network(units, device.put(theta.copy())), GRADIENTS[method]
+    theta, X, T = device.put(theta), device.put(X), device.put(T)
 
     def run():
         first = None
         for _ in range(calls):
             gradient(network, X, T)
             if first is None:
-                first = network.grads.copy()
+                first = host(network.grads)
             network.params -= LR * network.grads
         network.params[...] = theta
+        device.sync()
         return first
 
     return run
@@ -495,6 +570,90 @@ def scaling(quick):
     return setups
 
 
+def array_api(quick):
+    """numpy vs torch (CPU, CUDA) and CuPy: the reference steps, an MNIST-sized fit.
+
+    The numerical and the backprop step of the reference experiment (64-50-10,
+    batches of 100, at a Glorot start) and the ``mnist`` case's fit, each on
+    every device ``array_devices`` finds, the data already there; fits run
+    under ``array_api_dispatch`` (numpy's path is then unchanged).
+    """
+    found = array_devices()
+    ratios = [(name, "numpy") for name in found if name != "numpy"]
+    X, _, y, _ = digits(n_rows=200 if quick else None)
+    hidden, calls = (3, 2) if quick else (HIDDEN, 50)
+    rows = np.random.RandomState(0).choice(len(X), BATCH)
+    X_b, T_b = X[rows], one_hot(y[rows], 10)
+    units = [64, hidden, 10]
+    theta = glorot(units)
+    setups = []
+    for method, n_calls in (("numerical", 1), ("backprop", calls)):
+        contenders = {
+            name: skbp_steps(method, units, theta, X_b, T_b, n_calls, device)
+            for name, device in found.items()
+        }
+        label = f"{method} step, 64-{hidden}-10, {theta.size:,} params, batch {BATCH}"
+        per = dict.fromkeys(found, n_calls)
+        setups.append(Setup(label, contenders, ratios, per, same_as_numpy))
+    setups.append(array_api_fit(found, quick))
+    return setups
+
+
+def array_api_fit(found, quick):
+    """The ``mnist`` case's fit (one per call) on every device in ``found``."""
+    n, n_test, n_features = (600, 100, 20) if quick else (60_000, 10_000, 784)
+    X, y = make_classification(
+        n + n_test, n_features, n_informative=min(50, n_features), n_redundant=0,
+        n_classes=10, random_state=0,
+    )  # fmt: skip
+    X, X_test, y, y_test = X[:n], X[n:], y[:n], y[n:]
+    model = plain_sgd(
+        BPClassifier, 100, learning_rate_init=LR, batch_size=200, max_iter=2
+    )
+
+    def fit_on(device):
+        X_d, y_d = device.put(X), device.put(y)
+
+        def run():
+            with sklearn.config_context(array_api_dispatch=True):
+                fitted = sklearn.clone(model).fit(X_d, y_d)
+            device.sync()
+            return fitted
+
+        return run
+
+    def check(results):
+        score = results["numpy"].score(X_test, y_test)
+        return f"{same_as_numpy(results)}; numpy test score {score:.4f}"
+
+    contenders = {name: fit_on(device) for name, device in found.items()}
+    ratios = [(name, "numpy") for name in found if name != "numpy"]
+    label = f"MNIST-sized fit, {n:,} x {n_features}, {n_features}-100-10, 2 epochs"
+    return Setup(label, contenders, ratios, check=check)
+
+
+def same_as_numpy(results):
+    """How far each device's result (a gradient, a fitted model) is from numpy's."""
+    values = {
+        name: host_parameters(r) if hasattr(r, "coefs_") else host(r)
+        for name, r in results.items()
+    }
+    return (
+        ", ".join(
+            f"max |{name} - numpy| {np.abs(value - values['numpy']).max():.1e}"
+            for name, value in values.items()
+            if name != "numpy"
+        )
+        or "numpy only"
+    )
+
+
+def host_parameters(model):
+    """A fitted model's ``W1, b1, W2, b2, ...`` as one numpy float64 array."""
+    pairs = zip(model.coefs_, model.intercepts_, strict=True)
+    return np.concatenate([host(a).ravel() for pair in pairs for a in pair])
+
+
 def scaling_slope(setups, timings):
     """The log-log slope of the numerical / backprop ratio against the parameters."""
     params = [setup.n_params for setup in setups]
@@ -525,6 +684,9 @@ CASES = {
                       "step", numerical, repeats=3),
     "scaling": Case("numerical vs backprop step against the parameter count", "step",
                     scaling, repeats=3, budget=15.0, summary=scaling_slope),
+    "array-api": Case("numpy vs torch (CPU, CUDA) and CuPy under array_api_dispatch: "
+                      "the reference steps, an MNIST-sized fit", "step (fit: per fit)",
+                      array_api, repeats=3),
 }  # fmt: skip
 
 
@@ -613,7 +775,9 @@ def parse_args(argv=None):
         help="also peak memory, each contender in a fresh process",
     )
     parser.add_argument(
-        "--blas-threads", type=int, help="limit BLAS to N threads, for all"
+        "--blas-threads",
+        type=int,
+        help="limit BLAS (and torch on the CPU) to N threads, for all",
     )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # INDEX:CONTENDER
@@ -637,6 +801,10 @@ def main(argv=None):
         if args.blas_threads is None
         else threadpool_limits(args.blas_threads, "blas")
     )
+    if args.blas_threads is not None and importlib.util.find_spec("torch"):
+        import torch  # its own thread pool, which threadpoolctl does not limit
+
+        torch.set_num_threads(args.blas_threads)
     with limits:
         if args.child:
             index, name = args.child.split(":")

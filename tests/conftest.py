@@ -5,11 +5,24 @@
 (``tests/test_differential.py``) sets its own example counts per profile
 (``DIFFERENTIAL_EXAMPLES``: about a minute by default, 5,000 or more with
 "long"), derandomized so that CI runs the same examples every time.
+
+``SCIPY_ARRAY_API=1`` is set here, before anything imports scipy (which reads
+it once, at import), so that scikit-learn's array-API dispatch and its
+array-API estimator checks run (``tests/test_array_api.py``). It changes
+nothing for numpy inputs (``test_scipy_array_api_changes_no_numpy_fit``
+there). If scipy was imported earlier (a plugin, a ``-W`` naming a
+scikit-learn class) it is left unset and those tests skip, saying why.
 """
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
+import os
+import sys
+
+if "scipy" not in sys.modules:
+    os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile(
     "default",
@@ -24,6 +37,19 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("default")
+
+
+def pytest_configure(config):
+    """Ignore sklearn's ConvergenceWarning (short test fits stop at max_iter).
+
+    Tests of that warning use ``pytest.warns``, which sees it regardless. It
+    is added here rather than in pyproject.toml's ``filterwarnings``, where
+    naming the class would import scikit-learn, hence scipy, before this
+    module sets ``SCIPY_ARRAY_API``.
+    """
+    config.addinivalue_line(
+        "filterwarnings", "ignore::sklearn.exceptions.ConvergenceWarning"
+    )
 
 
 def _three_blobs(shift):
