@@ -331,6 +331,12 @@ def gradient_check(estimator, X, y):
     validated as ``fit`` validates them. The numerical gradient uses the
     estimator's ``numerical_step``.
 
+    With ``dropout``, both gradients are of the loss under one fixed mask
+    per dropping hidden layer, a row for each row of ``X``, drawn from
+    ``random_state`` after the initial parameters (so the same mask on every
+    call with an int ``random_state``): both differentiate the same
+    function, as in training, and the errors are as small as without dropout.
+
     The error of each parameter array is the norm-wise relative error
     ``||g_bp - g_num|| / (||g_bp|| + ||g_num||)`` (0 when both are zero).
     With ``h = numerical_step`` its floor is about ``eps * |loss| / h``
