@@ -445,8 +445,8 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
                 f"({stochastic_solvers()}), not solver={self.solver!r}: L-BFGS "
                 "minimises one fixed function, which a new mask at each "
                 "evaluation would change under its line search, and one mask "
-                "for the whole run would train a single thinned network. Use "
-                "solver='adam' or 'sgd', or set dropout=0."
+                "for the whole run would train a single thinned network. Choose "
+                "one of those solvers, or set dropout=0."
             )
         return rates
 
