@@ -12,7 +12,9 @@ scikit-learn's MLP identically, and compares after every call everything
 observable: ``coefs_``/``intercepts_`` and their dtype, ``predict``,
 ``predict_proba``, ``n_iter_``, ``t_``, ``loss_``, ``loss_curve_``,
 ``best_loss_``, ``validation_scores_``, ``best_validation_score_``, the
-warnings and the exception raised.
+warnings and the exception raised. skbp's own parameters are held at the
+values that make its model MLP's (``SKBP_ONLY``); ``dropout`` above 0 is
+drawn where skbp's backprop fit is compared with its numerical fit.
 
 Values must agree within ``TOLERANCES`` (per solver and dtype); anything else
 that differs must be covered by an entry of ``DOCUMENTED`` (a difference kept
