@@ -12,6 +12,7 @@ from pathlib import Path
 
 REDUCED = {
     "plot_cross_val_backprop_vs_numerical.py": ["--cv", "3", "--epochs", "2"],
+    "plot_dropout.py": ["--epochs", "60", "--cv", "3", "--small-epochs", "5"],
     "plot_grid_search.py": ["--cv", "2", "--epochs", "2", "--hidden-sizes", "5"],
     "plot_scaling.py": ["--hidden", "10", "50", "--n-features", "64", "--repeats", "1"],
     "plot_training_curves.py": ["--epochs", "10"],

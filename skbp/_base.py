@@ -15,6 +15,7 @@ import copy
 import functools
 import inspect
 import warnings
+from dataclasses import replace
 from itertools import pairwise
 from numbers import Integral, Real
 
@@ -123,6 +124,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         "solver": [StrOptions(SOLVERS.keys())],  # a live view: the registry
         "gradient": [StrOptions(set(GRADIENTS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
         "batch_size": [
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
@@ -166,6 +168,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         solver="adam",
         gradient="backprop",
         alpha=0.0001,
+        dropout=0.0,
         batch_size="auto",
         learning_rate="constant",
         learning_rate_init=0.001,
@@ -194,6 +197,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         self.solver = solver
         self.gradient = gradient
         self.alpha = alpha
+        self.dropout = dropout
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
@@ -402,8 +406,9 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         layer_units = [X.shape[1], *hidden_sizes, self.n_outputs_]
         self.n_layers_ = len(layer_units)
         rng = check_random_state(self.random_state)
+        dropout = self._dropout_rates(len(hidden_sizes))
         if first_pass:
-            spec = self._network_spec(layer_units)
+            spec = self._network_spec(layer_units, dropout)
             params = self._init_params(layer_units, X.dtype, rng)
             if train:
                 self._reset_history()
@@ -414,7 +419,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
                 "Set warm_start=False to start afresh."
             )
         else:
-            spec = self._network.spec
+            spec = replace(self._network.spec, dropout=dropout)
             self._check_same_loss_parameters(spec)
             params = to_numpy(self._network.params).astype(X.dtype)  # a copy
             self.loss_curve_ = list(self.loss_curve_)
@@ -423,12 +428,44 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         network = Network.from_spec(spec, params)
         return network, X, T, sample_weight, rng, x_bound, space
 
-    def _network_spec(self, layer_units):
+    def _network_spec(self, layer_units, dropout):
         """The spec of a new network: the hyperparameters, the subclass's output."""
         output = self._output_loss()
         parameters = OUTPUTS[output].parameters.items()
         output_params = tuple(sorted((kw, getattr(self, p)) for p, kw in parameters))
-        return NetworkSpec(tuple(layer_units), self.activation, output, output_params)
+        return NetworkSpec(
+            tuple(layer_units), self.activation, output, output_params, dropout
+        )
+
+    def _dropout_rates(self, n_hidden):
+        """``dropout`` as one rate per hidden layer; () when none drops."""
+        rates = np.atleast_1d(np.asarray(self.dropout, dtype=object))
+        if rates.ndim != 1 or len(rates) not in (1, n_hidden):
+            raise ValueError(
+                f"dropout must be a float or one rate per hidden layer: got "
+                f"{self.dropout!r} for {n_hidden} hidden layer(s) "
+                f"(hidden_layer_sizes={self.hidden_layer_sizes!r})."
+            )
+        if not all(
+            isinstance(r, Real) and not isinstance(r, bool) and 0 <= r < 1
+            for r in rates
+        ):
+            raise ValueError(
+                f"Each dropout rate must be a float in [0, 1); got {self.dropout!r}."
+            )
+        rates = tuple(float(r) for r in np.broadcast_to(rates, n_hidden))
+        if not any(rates):
+            return ()
+        if SOLVERS[self.solver].full_batch:
+            raise ValueError(
+                f"dropout={self.dropout!r} needs a stochastic solver "
+                f"({stochastic_solvers()}), not solver={self.solver!r}: L-BFGS "
+                "minimises one fixed function, which a new mask at each "
+                "evaluation would change under its line search, and one mask "
+                "for the whole run would train a single thinned network. Choose "
+                "one of those solvers, or set dropout=0."
+            )
+        return rates
 
     def _output_loss(self):
         """The key in ``OUTPUTS`` of a new network's output layer (after encoding)."""
@@ -616,7 +653,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         """
         self._validate_params()
         fitted = hasattr(self, "_network")
-        network, X, T, sample_weight, *_, space = self._copy_state()._prepare(
+        network, X, T, sample_weight, rng, _, space = self._copy_state()._prepare(
             X, y, None, incremental=fitted, classes=None, train=False
         )
         if space is not None:  # computed where the model trains
@@ -624,6 +661,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             X, T, sample_weight = _training.on_network_space(
                 network, X, T, sample_weight
             )
+        network.draw_masks(rng, X.shape[0])  # one fixed mask (none without dropout)
         return network, X, T, sample_weight
 
     def _copy_state(self):

@@ -25,6 +25,17 @@ $solver_entry    gradient : {"backprop", "numerical"}, default="backprop"
         L2 penalty: the loss gains ``0.5 * alpha * sum(W**2) / sum(w)``
         (``sum(w)`` is the batch's total sample weight, its size when
         unweighted), so both gradients see it.
+    dropout : float or sequence of float, default=0.0
+        Inverted dropout on each hidden layer's output while training: each
+        unit is zeroed with this probability and the others are scaled by
+        ``1 / (1 - dropout)``; one rate for every hidden layer, or one per
+        hidden layer, each in [0, 1). A mask is drawn from ``random_state``
+        for each mini-batch step and held for every forward pass the step
+        makes, so both gradients differentiate the same function.
+        ``predict``, scores, validation and exports never drop. Needs
+        $stochastic: L-BFGS minimises one fixed function, which new masks
+        would change under its line search. 0 draws nothing: the fit is the
+        one without the parameter.
     batch_size : int or "auto", default="auto"
         Samples per mini-batch, clipped to the number of samples; ``"auto"``
         is ``min(200, n_samples)``. Ignored by $full_batch.

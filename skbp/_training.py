@@ -62,7 +62,7 @@ def fit_stochastic(est, network, X, T, sample_weight, rng, incremental):
                 rng.shuffle(sample_idx)
             loss = _run_epoch(
                 est, network, optimizer, compute_gradient, gather, sample_idx,
-                sample_weight, batch_size,
+                sample_weight, batch_size, rng,
             )  # fmt: skip
             _check_not_exploded(loss, est.loss_curve_, network.dtype)
             _record_epoch(est, network, loss, n_samples, validation)
@@ -217,9 +217,12 @@ def _can_stratify(labels, validation_fraction):
 
 def _run_epoch(
     est, network, optimizer, compute_gradient, gather, sample_idx, sample_weight,
-    batch_size,
+    batch_size, rng,
 ):  # fmt: skip
-    """One pass over the batches; return the (weighted) mean training loss."""
+    """One pass over the batches; return the (weighted) mean training loss.
+
+    Each step draws its dropout masks from ``rng`` (none without dropout).
+    """
     n_samples = len(sample_idx)
     accumulated_loss = 0.0
     for batch in _batches(n_samples, batch_size):
@@ -228,6 +231,7 @@ def _run_epoch(
         if sw is not None and not sw.any():
             continue  # nothing to learn from an all-zero-weight batch
         n_batch = batch.stop - batch.start
+        network.draw_masks(rng, n_batch)
         batch_loss = compute_gradient(
             network, *gather(idx, sw), alpha=est.alpha, h=est.numerical_step
         )

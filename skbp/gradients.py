@@ -49,12 +49,14 @@ def numerical_gradient(network, X, T, sample_weight=None, *, alpha=0.0, h=1e-4):
     weights. Nothing about the network's structure is exploited: this costs
     ``2 * n_params`` forward passes per call, run in chunks of about
     ``_NUMERICAL_CHUNK_BYTES`` per thread whatever the shapes and rows (see
-    ``_perturbed_losses``).
+    ``_perturbed_losses``). With dropout, every pass uses the step's masks
+    (``network.masks``), as backprop's does.
     """
     xp = namespace(network.params)
     # Always a copy, never perturbed.
     params = xp.astype(network.params, xp.float64, copy=True)
     net = Network.from_spec(network.spec, params)
+    net.masks = network.masks
     loss, plus, minus = _perturbed_losses(net, X, T, sample_weight, alpha, h)
     network.grads[...] = xp.astype((plus - minus) / (2 * h), network.params.dtype)
     return loss
@@ -204,9 +206,8 @@ def _add_chunk(perturbed, rows, stacked_loss, h, l2, chunk):
     layer, lo, hi = chunk
     W, b = _perturbed_copies(layer.affine, np.arange(lo, hi), h)
     x_in = rows.inputs[layer.index]
-    losses = _data_losses(
-        W, b, x_in, layer.downstream, stacked_loss, rows.T, rows.weight
-    )
+    downstream = rows.layers[layer.downstream]
+    losses = _data_losses(W, b, x_in, downstream, stacked_loss, rows.T, rows.weight)
     losses *= rows.share
     if l2:
         losses += _penalties(W, l2, layer.others)
@@ -257,7 +258,7 @@ class _LayerChunks:
     start: int  # of its parameters in net.params
     n_params: int
     chunk: int  # perturbations per chunk
-    downstream: list  # the layers after it
+    downstream: slice  # of the layers after it
     others: float  # the L2 term of the other layers
 
 
@@ -273,7 +274,7 @@ def _layer_chunks(net, block_size, l2, squares, budget):
         n_params = math.prod(affine.W.shape) + affine.b.shape[0]
         outputs = block_size * (sum(net.layer_units[index + 1 :]) + 3)
         chunk = max(1, budget // (16 * (n_params + outputs)))
-        downstream = net.layers[net.layers.index(affine) + 1 :]
+        downstream = slice(net.layers.index(affine) + 1, None)
         others = l2 * (sum(squares) - squares[index])
         layers.append(
             _LayerChunks(index, affine, start, n_params, chunk, downstream, others)
@@ -298,6 +299,7 @@ class _Rows:
     T: np.ndarray  # one-hot rows if given as class indices
     weight: np.ndarray | None  # the rows' sample weights
     share: float  # of the total weight
+    layers: list  # the network's, with the dropout masks of these rows
 
 
 def _row_blocks(net, X, T, sample_weight, size):
@@ -325,12 +327,14 @@ def _row_blocks(net, X, T, sample_weight, size):
             else xp.astype(X[rows, ...], xp.float64, copy=False)
         )
         T_rows = np.eye(net.layer_units[-1])[T[rows]] if T.ndim == 1 else T[rows, ...]
+        layers = [layer.for_rows(rows) for layer in net.layers]
         inputs = []
-        for layer in net.layers:
+        for layer in layers:
             if layer in net.affines:
                 inputs.append(x)
             x = layer(x)
-        yield _Rows(inputs, x, xp.astype(T_rows, xp.float64, copy=False), weight, share)
+        T_rows = xp.astype(T_rows, xp.float64, copy=False)
+        yield _Rows(inputs, x, T_rows, weight, share, layers)
 
 
 def _in_threads(function, tasks, n_threads):
@@ -398,6 +402,12 @@ def gradient_check(estimator, X, y):
     trained and the estimator is left unchanged). ``X`` and ``y`` are
     validated as ``fit`` validates them. The numerical gradient uses the
     estimator's ``numerical_step``.
+
+    With ``dropout``, both gradients are of the loss under one fixed mask
+    per dropping hidden layer, a row for each row of ``X``, drawn from
+    ``random_state`` after the initial parameters (so the same mask on every
+    call with an int ``random_state``): both differentiate the same
+    function, as in training, and the errors are as small as without dropout.
 
     The error of each parameter array is the norm-wise relative error
     ``||g_bp - g_num|| / (||g_bp|| + ||g_num||)`` (0 when both are zero).

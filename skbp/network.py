@@ -16,10 +16,11 @@ from itertools import pairwise
 
 import numpy as np
 
-from ._array_api import is_numpy, namespace, to_numpy
+from ._array_api import Space, is_numpy, namespace, to_numpy
 from .layers import (
     AbsoluteErrorWithLoss,
     Affine,
+    Dropout,
     GammaWithLoss,
     Identity,
     IdentityWithLoss,
@@ -209,12 +210,15 @@ class NetworkSpec:
         Key of ``OUTPUTS``.
     output_params : tuple of (str, object)
         The output layer's constructor arguments.
+    dropout : tuple of float
+        The dropout rate after each hidden layer; () when none drops.
     """
 
     layer_units: tuple
     activation: str = "logistic"
     output: str = "softmax"
     output_params: tuple = ()
+    dropout: tuple = ()
 
     def to_state(self):
         """The spec as plain values (pickles, skops files)."""
@@ -223,6 +227,7 @@ class NetworkSpec:
             "activation": self.activation,
             "output": self.output,
             "output_params": dict(self.output_params),
+            "dropout": list(self.dropout),
         }
 
     @classmethod
@@ -243,6 +248,7 @@ class NetworkSpec:
             state["activation"],
             output,
             tuple(sorted(state.get("output_params", {}).items())),
+            tuple(float(rate) for rate in state.get("dropout", ())),
         )
 
 
@@ -271,6 +277,9 @@ class Network:
         Dtype of a newly allocated ``params``.
     output_params : dict, optional
         Constructor arguments of the output layer (the loss's parameters).
+    dropout : sequence of float, default=()
+        Dropout rate after each hidden layer's activation (a ``Dropout``
+        layer where it is not 0); () for none.
     """
 
     def __init__(
@@ -281,11 +290,13 @@ class Network:
         output="softmax",
         dtype=np.float64,
         output_params=None,
+        dropout=(),
     ):
         self.layer_units = [int(n) for n in layer_units]
         self.activation = activation
         self.output = output
         self.output_params = dict(output_params or {})
+        self.dropout = tuple(dropout)
         self.shapes = list(pairwise(self.layer_units))
         n_params = sum(n_in * n_out + n_out for n_in, n_out in self.shapes)
         if params is None:
@@ -303,9 +314,13 @@ class Network:
             Affine(W, b) for W, b in zip(self.coefs, self.intercepts, strict=True)
         ]
         self.layers = []
-        for affine in self.affines[:-1]:
+        rates = self.dropout or (0.0,) * (len(self.affines) - 1)
+        for affine, rate in zip(self.affines[:-1], rates, strict=True):
             self.layers += [affine, ACTIVATIONS[activation].layer()]
+            self.layers += [Dropout(rate)] if rate else []
         self.layers.append(self.affines[-1])
+        self.dropouts = [layer for layer in self.layers if isinstance(layer, Dropout)]
+        self._predicting_layers = [x for x in self.layers if not x.training_only]
         self._upper_layers_reversed = self.layers[:0:-1]  # backward's order
         self.loss_layer = self.new_loss_layer()
         self._scratch_by_size = {}
@@ -319,6 +334,7 @@ class Network:
             spec.activation,
             spec.output,
             output_params=dict(spec.output_params),
+            dropout=spec.dropout,
         )
 
     @property
@@ -329,11 +345,35 @@ class Network:
             self.activation,
             self.output,
             tuple(sorted(self.output_params.items())),
+            self.dropout,
         )
 
     def new_loss_layer(self):
         """A fresh output layer of this network's kind (its own caches)."""
         return OUTPUTS[self.output].layer(**self.output_params)
+
+    def draw_masks(self, rng, n_samples):
+        """Draw each ``Dropout`` layer's mask for a batch (no draw without dropout).
+
+        Drawn on the host from ``rng`` whatever the parameters' namespace,
+        then moved to theirs: the same seed drops the same units everywhere.
+        """
+        space = Space.of_array(self.params)
+        for layer in self.dropouts:
+            shape = (n_samples, layer_width(self.layers, layer))
+            layer.draw_mask(rng, shape, self.dtype)
+            if space is not None:
+                layer.mask = space.put(layer.mask)
+
+    @property
+    def masks(self):
+        """The masks of the ``Dropout`` layers, in order (set by ``draw_masks``)."""
+        return [layer.mask for layer in self.dropouts]
+
+    @masks.setter
+    def masks(self, masks):
+        for layer, mask in zip(self.dropouts, masks, strict=True):
+            layer.mask = mask
 
     @property
     def grads(self):
@@ -488,11 +528,7 @@ class Network:
         if scratch is None:
             if len(self._scratch_by_size) >= 2:
                 self._scratch_by_size.clear()
-            # Layer k (Affine, activation, Affine, ...) outputs layer_units[k // 2 + 1].
-            shapes = [
-                (n_samples, self.layer_units[k // 2 + 1])
-                for k in range(len(self.layers))
-            ]
+            shapes = [(n_samples, layer_width(self.layers, x)) for x in self.layers]
             forward_out = [
                 None if layer.in_place else np.empty(shape, self.dtype)
                 for layer, shape in zip(self.layers, shapes, strict=True)
@@ -502,8 +538,11 @@ class Network:
         return scratch
 
     def logits(self, X):
-        """Return the output layer's input for ``X``, touching no layer cache."""
-        return apply_layers(self.layers, X)
+        """Return the output layer's input for ``X``, touching no layer cache.
+
+        A prediction: the layers that act only in training (dropout) are skipped.
+        """
+        return apply_layers(self._predicting_layers, X)
 
     def cannot_overflow(self, x_bound):
         """Whether no output or prediction can overflow for ``|x| <= x_bound``.
@@ -538,6 +577,12 @@ class Network:
         for layer in [*self.layers, self.loss_layer]:
             layer.clear()
         self._scratch_by_size.clear()
+
+
+def layer_width(layers, layer):
+    """Units of ``layer``'s output: those of the last Affine up to it in ``layers``."""
+    below = layers[: layers.index(layer) + 1]
+    return next(x.W.shape[1] for x in reversed(below) if isinstance(x, Affine))
 
 
 def apply_layers(layers, x):

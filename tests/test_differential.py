@@ -12,7 +12,9 @@ scikit-learn's MLP identically, and compares after every call everything
 observable: ``coefs_``/``intercepts_`` and their dtype, ``predict``,
 ``predict_proba``, ``n_iter_``, ``t_``, ``loss_``, ``loss_curve_``,
 ``best_loss_``, ``validation_scores_``, ``best_validation_score_``, the
-warnings and the exception raised.
+warnings and the exception raised. skbp's own parameters are held at the
+values that make its model MLP's (``SKBP_ONLY``); ``dropout`` above 0 is
+drawn where skbp's backprop fit is compared with its numerical fit.
 
 Values must agree within ``TOLERANCES`` (per solver and dtype); anything else
 that differs must be covered by an entry of ``DOCUMENTED`` (a difference kept
@@ -619,19 +621,37 @@ def call_rows(cfg):
     return [np.arange(n)] * cfg["n_calls"]
 
 
+# skbp's parameters that MLP lacks, at the values that make skbp's model
+# MLP's: the comparison with MLP holds them there. ``dropout`` above 0 is
+# drawn where skbp is compared with itself (``test_dropout_*`` below).
+SKBP_ONLY = {
+    "gradient": "backprop",
+    "weight_init_std": None,
+    "dropout": 0.0,
+    "numerical_step": 1e-4,
+    "scoring": None,
+    "class_weight": None,
+    "quantile": 0.5,
+}
+
+
+def skbp_params(cfg):
+    """Every parameter of the configuration's skbp estimator (but ``verbose``)."""
+    bp = BPClassifier if cfg["estimator"] == "classifier" else BPRegressor
+    params = dict(cfg["params"], warm_start=cfg["mode"] == "warm")
+    if cfg["estimator"] == "regressor":
+        params["loss"] = "poisson" if cfg["kind"] == "poisson" else "squared_error"
+    own = {k: v for k, v in SKBP_ONLY.items() if k in bp().get_params()}
+    return {**own, "dropout": cfg.get("dropout", 0.0), **params}
+
+
 def make_estimators(cfg):
     """``(skbp, mlp)`` configured alike."""
-    params = dict(cfg["params"], warm_start=cfg["mode"] == "warm")
-    if cfg["estimator"] == "classifier":
-        bp, mlp = BPClassifier, MLPClassifier
-    else:
-        bp, mlp = BPRegressor, MLPRegressor
-        loss = "poisson" if cfg["kind"] == "poisson" else "squared_error"
-        params["loss"] = loss
-    return (
-        bp(**params, gradient="backprop", weight_init_std=None),
-        mlp(**params),
-    )
+    params = skbp_params(cfg)
+    mlp = MLPClassifier if cfg["estimator"] == "classifier" else MLPRegressor
+    mlp_params = {k: v for k, v in params.items() if k not in SKBP_ONLY}
+    bp = BPClassifier if cfg["estimator"] == "classifier" else BPRegressor
+    return bp(**params), mlp(**mlp_params)
 
 
 # ------------------------------------------------------------ the running ---
@@ -1062,6 +1082,81 @@ def test_classifier_matches_mlpclassifier(request):
 
 def test_regressor_matches_mlpregressor(request):
     run_examples(request, "regressor")
+
+
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+def test_every_skbp_parameter_is_drawn_or_held(estimator):
+    """The space knows every parameter: each is drawn, or held by ``SKBP_ONLY``."""
+    drawn = set()
+    settings(max_examples=1, database=None, derandomize=True)(
+        given(configurations(estimator))(lambda cfg: drawn.update(cfg["params"]))
+    )()
+    cfg = {"estimator": estimator, "kind": "regression", "mode": "fit", "params": {}}
+    bp, mlp = make_estimators(cfg)
+    # warm_start and loss follow from the mode and data; verbose and max_fun
+    # (MLP's too) are left at their defaults on both sides.
+    held = {*SKBP_ONLY, "warm_start", "loss", "verbose", "max_fun"}
+    assert set(bp.get_params()) - drawn <= held
+    assert bp.dropout == 0.0 and "dropout" not in mlp.get_params()
+
+
+@st.composite
+def dropout_configurations(draw, estimator):
+    """A configuration with dropout: float64, smooth, no stopping rule to steer.
+
+    skbp's backprop fit is compared with its numerical fit: the masks are the
+    same, so the two agree as they do without dropout.
+    """
+    cfg = draw(configurations(estimator))
+    n_hidden = len(cfg["params"]["hidden_layer_sizes"])
+    rate = st.floats(0.05, 0.8)
+    rates = st.lists(st.just(0.0) | rate, min_size=n_hidden, max_size=n_hidden)
+    if cfg["params"]["solver"] == "lbfgs":  # refused: the error is compared
+        rates = rate
+    cfg["dropout"] = draw(rate | rates)
+    cfg["dtype"] = "float64"
+    cfg["params"].update(
+        tol=0.0,
+        learning_rate_init=min(cfg["params"]["learning_rate_init"], 0.1),
+        alpha=min(cfg["params"]["alpha"], 1.0),
+    )
+    if cfg["params"]["learning_rate"] == "adaptive":
+        cfg["params"]["learning_rate"] = "constant"
+    if cfg["params"]["activation"] == "relu":  # a central difference across its
+        cfg["params"]["activation"] = "tanh"  # kink is not its derivative
+    return cfg
+
+
+def check_dropout(cfg):
+    """skbp backprop vs skbp numerical with dropout: the same fit, within tolerance."""
+    note(f"configuration: {json.dumps(cfg)}")
+    params = skbp_params(cfg)
+    Estimator = BPClassifier if cfg["estimator"] == "classifier" else BPRegressor
+    backprop = run(Estimator(**params), cfg)
+    numerical = run(Estimator(**{**params, "gradient": "numerical"}), cfg)
+    case = Case(cfg, backprop, numerical)
+    with np.errstate(all="ignore"):
+        found = differences(case, scale=DROPOUT_TOLERANCE_SCALE)
+    assert not found, describe(case, found)
+    if cfg["params"]["solver"] == "lbfgs" and cfg["mode"] != "partial":
+        assert backprop[0].error == "ValueError"
+        assert "needs a stochastic solver" in backprop[0].error_message
+
+
+# Backprop and the central difference differ by ~1e-10 per gradient; over a
+# fit that can move the weights apart by more than TOLERANCES' float64 ones.
+DROPOUT_TOLERANCE_SCALE = 100.0
+
+
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+def test_dropout_backprop_matches_numerical(estimator):
+    settings(
+        max_examples=30,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )(given(dropout_configurations(estimator))(check_dropout))()
 
 
 if __name__ == "__main__":

@@ -84,6 +84,20 @@ def test_prediction_intervals(tmp_path):
     check_figure(stdout, figure)
 
 
+def test_dropout(tmp_path):
+    figure = tmp_path / "dropout.png"
+    stdout = run_example(
+        "plot_dropout.py",
+        *("--n-samples", "150", "--hidden", "20", "--epochs", "15", "--cv", "2"),
+        *("--small-hidden", "5", "--small-epochs", "10"),
+        *("--output", str(figure)),
+    )
+    assert "accuracy gained by dropout" in stdout
+    assert "gradient_check with dropout: largest error" in stdout
+    assert "same predictions: True" in stdout
+    check_figure(stdout, figure)
+
+
 def test_grid_search(tmp_path):
     figure = tmp_path / "grid_search.png"
     stdout = run_example(

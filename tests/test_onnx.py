@@ -457,6 +457,24 @@ def test_regressor(n_targets, loss, activation):
     np.testing.assert_allclose(prediction, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+def test_a_model_trained_with_dropout_exports_what_predict_computes(estimator):
+    """The graph never drops: it computes ``predict`` of the fitted network."""
+    X, y = dataset("iris")
+    params = dict(dropout=0.5, solver="sgd", learning_rate_init=0.1, max_iter=20)
+    with warnings.catch_warnings(action="ignore"):  # ConvergenceWarning
+        if estimator == "classifier":
+            model = BPClassifier((8,), random_state=0, **params).fit(X, y)
+        else:
+            model = skbp.BPRegressor((8,), random_state=0, **params).fit(X, y / 2)
+    outputs = run(model, X, {"zipmap": False} if estimator == "classifier" else None)
+    if estimator == "classifier":
+        assert_labels_match(outputs[0], model, X)
+        np.testing.assert_allclose(outputs[1], model.predict_proba(X), atol=ATOL)
+    else:
+        np.testing.assert_allclose(outputs[0][:, 0], model.predict(X), atol=1e-5)
+
+
 def test_readme_snippet():
     """The README's "Serving with ONNX" snippet runs as written."""
     section = README.read_text().split("## Serving with ONNX", 1)[1].split("\n## ")[0]

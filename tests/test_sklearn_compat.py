@@ -41,9 +41,24 @@ NUMERICAL = dict(
 )
 
 
-# No expected_failed_checks: every check is meant to pass. The defaults also
-# take the multilabel checks (the tags say multilabel is supported).
-@parametrize_with_checks([BPClassifier(random_state=0), sgd_classifier(**NUMERICAL)])
+DROPOUT_WEIGHTS = {
+    "check_sample_weight_equivalence_on_dense_data": "one mask per row, so a "
+    "duplicated row is dropped independently; a weight of 2 is not",
+    "check_sample_weight_equivalence_on_sparse_data": "as on dense data",
+}
+
+
+# Every check is meant to pass, but one with dropout, which draws a mask for
+# each row: a row given twice gets two masks, a row of weight 2 one. The
+# defaults also take the multilabel checks (the tags say they are supported).
+@parametrize_with_checks(
+    [
+        BPClassifier(random_state=0),
+        sgd_classifier(**NUMERICAL),
+        BPClassifier(dropout=0.2, random_state=0),
+    ],
+    expected_failed_checks=lambda est: DROPOUT_WEIGHTS if est.dropout else {},
+)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -136,10 +151,12 @@ def test_clone_is_unfitted_with_equal_params(iris_scaled):
     assert not hasattr(copy, "classes_")
 
 
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
 @pytest.mark.parametrize("gradient", ["backprop", "numerical"])
-def test_joblib_round_trip(tmp_path, iris_scaled, gradient):
+def test_joblib_round_trip(tmp_path, iris_scaled, gradient, dropout):
     X, y = iris_scaled
-    clf = _fast(gradient=gradient, max_iter=3, warm_start=True).fit(X, y)
+    clf = _fast(gradient=gradient, max_iter=3, warm_start=True, dropout=dropout)
+    clf.fit(X, y)
     path = tmp_path / "clf.joblib"
     joblib.dump(clf, path)
     with warnings.catch_warnings():
@@ -311,17 +328,19 @@ def test_dataframe_feature_names(iris_scaled):
 # ------------------------------------------------------------ dtype, sparse ---
 
 
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
 @pytest.mark.parametrize("gradient", ["backprop", "numerical"])
-def test_float32_in_float32_out(iris_scaled, gradient):
+def test_float32_in_float32_out(iris_scaled, gradient, dropout):
     X, y = iris_scaled[0].astype(np.float32), iris_scaled[1]
-    clf = _fast(gradient=gradient, max_iter=5).fit(X, y)
+    clf = _fast(gradient=gradient, max_iter=5, dropout=dropout).fit(X, y)
     assert flat_params(clf).dtype == np.float32
     assert {a.dtype for a in clf.coefs_ + clf.intercepts_} == {np.dtype(np.float32)}
     assert clf.predict_proba(X).dtype == np.float32
     assert clf.predict_proba(X.astype(np.float64)).dtype == np.float32
     assert clf.predict_log_proba(X).dtype == np.float32
     # float32 training follows the float64 one closely.
-    reference = _fast(gradient=gradient, max_iter=5).fit(iris_scaled[0], y)
+    reference = _fast(gradient=gradient, max_iter=5, dropout=dropout)
+    reference.fit(iris_scaled[0], y)
     assert_allclose(flat_params(clf), flat_params(reference), rtol=1e-3, atol=1e-4)
 
 

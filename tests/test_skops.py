@@ -53,8 +53,8 @@ def dump_and_load(model, path):
 @pytest.mark.parametrize(
     "params",
     [dict(solver=solver, momentum=0.9) for solver in SOLVERS]
-    + [dict(early_stopping=True)],
-    ids=[*SOLVERS, "early-stopping"],
+    + [dict(early_stopping=True), dict(dropout=0.3)],
+    ids=[*SOLVERS, "early-stopping", "dropout"],
 )
 def test_skops_round_trip(tmp_path, iris, params):
     X, y = iris
