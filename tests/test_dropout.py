@@ -147,7 +147,7 @@ def test_numerical_gradient_takes_each_row_blocks_masks(monkeypatch):
     backprop_gradient(network, X, T)
     g_bp = network.grads.copy()
     monkeypatch.setattr(skbp.gradients, "_NUMERICAL_CHUNK_BYTES", 2000)
-    assert skbp.gradients._row_block_size(units, 13) < 13
+    assert skbp.gradients._row_block_size(units, 13, 2000) < 13
     numerical_gradient(network, X, T)
     np.testing.assert_allclose(network.grads, g_bp, rtol=1e-6, atol=1e-9)
 
