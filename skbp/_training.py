@@ -232,8 +232,9 @@ def _run_epoch(
             continue  # nothing to learn from an all-zero-weight batch
         n_batch = batch.stop - batch.start
         network.draw_masks(rng, n_batch)
+        X_batch, T_batch, sw_batch = gather(idx, sw)
         batch_loss = compute_gradient(
-            network, *gather(idx, sw), alpha=est.alpha, h=est.numerical_step
+            network, X_batch, T_batch, sw_batch, alpha=est.alpha, h=est.numerical_step
         )
         check_finite(batch_loss, "loss")
         # Reported before the step changes the weights the L2 term is of.

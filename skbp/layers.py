@@ -16,8 +16,9 @@ them with ``clear()``.
 
 Arrays of other array-API namespaces (PyTorch, CuPy, array-api-strict: see
 ``skbp._array_api``) take each method's plain formula, written with the
-namespace's functions and never given an ``out``; numpy arrays take the
-same formula computed in place, into ``out``.
+namespace's functions and never given an ``out``; numpy arrays (which
+``isinstance(x, np.ndarray)`` tells apart, once per call: this runs at every
+step) take the same formula computed in place, into ``out``.
 """
 
 from contextlib import nullcontext
@@ -26,7 +27,7 @@ import numpy as np
 from scipy.special import expit, xlogy
 
 from . import _kernels
-from ._array_api import is_numpy, namespace
+from ._array_api import namespace
 
 __all__ = [
     "AbsoluteErrorWithLoss",
@@ -143,7 +144,7 @@ class Affine(Layer):
     def backward(self, dout, out=None):
         """Store ``dW = x.T @ dout`` and ``db = dout.sum(0)``; return ``dout @ W.T``."""
         self.param_backward(dout)
-        if not is_numpy(dout):
+        if not isinstance(dout, np.ndarray):
             return dout @ self.W.T
         return np.matmul(dout, self.W.T, out=out)
 
@@ -152,7 +153,7 @@ class Affine(Layer):
         if self.dW is None:
             self.dW = np.empty_like(self.W)
             self.db = np.empty_like(self.b)
-        if not is_numpy(dout):
+        if not isinstance(dout, np.ndarray):
             self.dW[...] = self.x.T @ dout
             self.db[...] = namespace(dout).sum(dout, axis=0)
             return
@@ -207,7 +208,7 @@ class Sigmoid(Layer):
 
     def __call__(self, x, out=None):
         """Return ``1 / (1 + exp(-x))`` (into ``out`` if given), caching nothing."""
-        if not is_numpy(x):
+        if not isinstance(x, np.ndarray):
             return 1.0 / (1.0 + namespace(x).exp(-x))
         if x.dtype.kind != "f":
             return expit(x, out=out)
@@ -224,7 +225,7 @@ class Sigmoid(Layer):
 
     def backward(self, dout, out=None):
         """Return ``dout * y * (1 - y)`` (into ``out`` if given, not ``dout``)."""
-        if not is_numpy(dout):
+        if not isinstance(dout, np.ndarray):
             return (1.0 - self.out) * self.out * dout
         dx = np.subtract(1.0, self.out, out=out)
         dx *= self.out
@@ -254,7 +255,7 @@ class Tanh(Layer):
 
     def __call__(self, x, out=None):
         """Return ``tanh(x)`` (into ``out`` if given) without caching anything."""
-        if not is_numpy(x):
+        if not isinstance(x, np.ndarray):
             return namespace(x).tanh(x)
         return np.tanh(x, out=out)
 
@@ -265,7 +266,7 @@ class Tanh(Layer):
 
     def backward(self, dout, out=None):
         """Return ``dout * (1 - y**2)`` (into ``out`` if given, not ``dout``)."""
-        if not is_numpy(dout):
+        if not isinstance(dout, np.ndarray):
             return (1.0 - self.out * self.out) * dout
         dx = np.multiply(self.out, self.out, out=out)
         np.subtract(1.0, dx, out=dx)
@@ -295,7 +296,7 @@ class ReLU(Layer):
 
     def __call__(self, x, out=None):
         """Return ``max(x, 0)`` (into ``out`` if given) without caching anything."""
-        if not is_numpy(x):
+        if not isinstance(x, np.ndarray):
             return namespace(x).clip(x, min=0.0)
         return np.maximum(x, 0, out=out)
 
@@ -306,7 +307,7 @@ class ReLU(Layer):
 
     def backward(self, dout, out=None):
         """Return ``dout`` where the input was positive, 0 elsewhere."""
-        if not is_numpy(dout):
+        if not isinstance(dout, np.ndarray):
             return dout * namespace(dout).astype(self.mask, dout.dtype)
         return np.multiply(dout, self.mask, out=out)
 
@@ -417,7 +418,7 @@ def softmax(x, out=None):
     Each row is shifted by its own max, so a row's probabilities do not
     depend on the other rows.
     """
-    if not is_numpy(x):
+    if not isinstance(x, np.ndarray):
         xp = namespace(x)
         y = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
         return y / xp.sum(y, axis=-1, keepdims=True)
@@ -495,7 +496,7 @@ class SoftmaxWithLoss(Layer):
         neither; for soft rows ``t_i``, ``sum_k t_ik log(...) - z_i . t_i``.
         Other namespaces than numpy take one-hot (or soft) rows.
         """
-        if not is_numpy(x):
+        if not isinstance(x, np.ndarray):
             per_sample = self._stacked_per_sample(x, t)
             self.y, self.t, self.sample_weight = softmax(x), t, sample_weight
             self.loss = float(_weighted_mean(per_sample, sample_weight))
@@ -520,7 +521,9 @@ class SoftmaxWithLoss(Layer):
     def backward(self, dout=1.0, out=None):
         """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
         scale, row_scale = _row_weights(self.y.shape[0], self.sample_weight, dout)
-        if not is_numpy(self.y):  # y * scale - scale at t, as the numpy form rounds
+        if not isinstance(
+            self.y, np.ndarray
+        ):  # y * scale - scale at t, as the numpy form rounds
             return self.y * row_scale - self.t * row_scale
         if self.t.ndim == 1:
             # (y - t) * scale, with t one-hot: scale y, then subtract at t.
@@ -542,7 +545,7 @@ class SoftmaxWithLoss(Layer):
         ``loss_i = sum_c T_ic * logsumexp(z_i) - z_i . T_i``, averaged over
         samples. The numerical gradient asks this for its perturbed copies.
         """
-        if not is_numpy(z):
+        if not isinstance(z, np.ndarray):
             per_sample = self._stacked_per_sample(z, T[:, None, :])
             return _weighted_mean(per_sample, sample_weight)
         target = np.einsum("spc,sc->sp", z, T)
@@ -581,7 +584,7 @@ class SoftmaxWithLoss(Layer):
 
 def _weighted_mean(per_sample, sample_weight):
     """Mean over the first axis, or its ``sample_weight``-weighted mean."""
-    if not is_numpy(per_sample):
+    if not isinstance(per_sample, np.ndarray):
         xp = namespace(per_sample)
         if sample_weight is None:
             return xp.sum(per_sample, axis=0) / per_sample.shape[0]
@@ -826,7 +829,7 @@ class PoissonWithLoss(_OutputWithLoss):
 
     def __call__(self, x, out=None):
         """Return the predictions ``exp(x)`` (into ``out`` if given), uncached."""
-        if not is_numpy(x):
+        if not isinstance(x, np.ndarray):
             return namespace(x).exp(x)
         with np.errstate(over="ignore"):
             return np.exp(x, out=out)
@@ -907,7 +910,7 @@ class AbsoluteErrorWithLoss(_OutputWithLoss):
 
     def _derivative(self, out=None):
         """``sign(y - t)``: each row's loss's derivative, 0 at the kink."""
-        if not is_numpy(self.y):
+        if not isinstance(self.y, np.ndarray):
             return namespace(self.y).sign(self.y - self.t)
         return np.sign(np.subtract(self.y, self.t, out=out), out=out)
 
@@ -1032,7 +1035,7 @@ class GammaWithLoss(PoissonWithLoss):
 
     def _derivative(self, out=None):
         """``1 - t / y``: each row's loss's derivative with respect to ``x``."""
-        if not is_numpy(self.y):
+        if not isinstance(self.y, np.ndarray):
             return 1.0 - self.t / self.y
         with np.errstate(over="ignore", divide="ignore"):
             dx = np.divide(self.t, self.y, out=out)
@@ -1056,7 +1059,7 @@ def _subtract(a, b, out=None):
 
 def _xlogx(t):
     """``t * log(t)``, 0 where ``t`` is 0 (scipy's ``xlogy(t, t)``)."""
-    if is_numpy(t):
+    if isinstance(t, np.ndarray):
         return xlogy(t, t)
     xp = namespace(t)
     positive = t > 0

@@ -307,6 +307,7 @@ class Network:
                 f"for layer_units={self.layer_units}."
             )
         self.params = params
+        self._on_numpy = is_numpy(params)  # else the layers' plain formulas
         self._grads = None  # allocated by the first use: a predicting model has none
         self.coefs = self._views(params, "W")
         self.intercepts = self._views(params, "b")
@@ -358,6 +359,8 @@ class Network:
         Drawn on the host from ``rng`` whatever the parameters' namespace,
         then moved to theirs: the same seed drops the same units everywhere.
         """
+        if not self.dropouts:
+            return
         space = Space.of_array(self.params)
         for layer in self.dropouts:
             shape = (n_samples, layer_width(self.layers, layer))
@@ -388,7 +391,7 @@ class Network:
     @property
     def dtype(self):
         """Dtype of the parameters, as a numpy dtype whatever their namespace."""
-        if is_numpy(self.params):
+        if self._on_numpy:
             return self.params.dtype
         bits = namespace(self.params).finfo(self.params.dtype).bits
         return np.dtype(f"float{bits}")
@@ -427,8 +430,11 @@ class Network:
         same layout.
         """
         flat = self.params if params is None else params
-        xp = namespace(flat)
-        dot = np.dot if is_numpy(flat) else lambda a, b: xp.sum(a * b)
+        if isinstance(flat, np.ndarray):
+            dot = np.dot
+        else:
+            xp = namespace(flat)
+            dot = lambda a, b: xp.sum(a * b)  # noqa: E731
         return [
             float(dot(flat[sl], flat[sl]))
             for name, sl, _ in self.param_slices()
@@ -488,7 +494,7 @@ class Network:
         the Affine output they receive (which no ``backward`` needs).
         """
         forward_out, _ = self._scratch(X.shape[0])
-        in_place = is_numpy(self.params)  # other namespaces: no out arrays
+        in_place = self._on_numpy  # other namespaces: no out arrays
         x = X
         for layer, out in zip(self.layers, forward_out, strict=True):
             x = layer.forward(x, out if out is not None or not in_place else x)
@@ -521,7 +527,7 @@ class Network:
         the layers, then the loss layer's. Kept for the last two batch sizes
         (an epoch has at most two). All None for other namespaces than numpy.
         """
-        if not is_numpy(self.params):
+        if not self._on_numpy:
             nothing = [None] * len(self.layers)
             return nothing, nothing
         scratch = self._scratch_by_size.get(n_samples)
