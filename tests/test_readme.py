@@ -49,7 +49,8 @@ def _imports(code):
 
 
 def _param(code, out):
-    first = next(line for line in code.splitlines() if not line.startswith("import"))
+    lines = code.splitlines()
+    first = next(line for line in lines if line and not line.startswith("import"))
     marks = [pytest.mark.distributed] if "dask" in _imports(code) else []
     return pytest.param(code, out, id=first[:40], marks=marks)
 
