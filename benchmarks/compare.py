@@ -1,7 +1,7 @@
 """Time skbp's numpy path at two git revisions, interleaved in one process.
 
     python benchmarks/compare.py main                 # main against the working tree
-    python benchmarks/compare.py main integ --rounds 25 --blas-threads 1
+    python benchmarks/compare.py 9735bd4 1d157b9 --rounds 25 --blas-threads 1
     python benchmarks/compare.py HEAD --quick         # tiny sizes: checks that it runs
 
 For claims that a change does not slow the numpy path. The ``skbp/`` folder
