@@ -34,8 +34,10 @@ from pathlib import Path
 
 # scikit-learn's array_api_dispatch (the array-api case) needs scipy's own
 # array-API support, which scipy reads once, at import. numpy fits are
-# bit-identical with it (tests/test_array_api.py).
-os.environ.setdefault("SCIPY_ARRAY_API", "1")
+# bit-identical with it (tests/test_array_api.py). Only when run: a script
+# that imports this harness (compare.py) keeps the environment it was given.
+if __name__ == "__main__":
+    os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
@@ -107,8 +109,14 @@ def cpu_line():
     return f"{model}, {os.cpu_count()} cores, {' '.join(simd)}{numpy_simd}"
 
 
-def machine_line():
-    """The CPU, each BLAS with its threads, the versions and the load average."""
+def machine_line(code=None, devices=True):
+    """The CPU, each BLAS with its threads, the versions and the load average.
+
+    ``code`` names the skbp measured (by default this checkout's version and
+    commit); ``devices=False`` leaves out the array libraries (unimported).
+    """
+    code = code or f"skbp {skbp.__version__} at {git_revision()}"
+    devices = f"; devices: {device_line()}" if devices else ""
     blas = "; ".join(
         f"{lib['internal_api']} {lib['version']} {lib.get('architecture')} "
         f"{lib['num_threads']} threads"
@@ -120,14 +128,17 @@ def machine_line():
         for k, v in sorted(os.environ.items())
         if k.startswith("OPENBLAS_") or k == "SCIPY_ARRAY_API"
     )
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
         f"Machine: {cpu_line()}; BLAS {blas or 'none found'}{' ' + env if env else ''}"
         f"; Python {platform.python_version()}, numpy {np.__version__}, scipy "
-        f"{scipy.__version__}, scikit-learn {sklearn.__version__}, skbp "
-        f"{skbp.__version__} at {git_revision()}; devices: {device_line()}; "
-        f"load average {load}"
+        f"{scipy.__version__}, scikit-learn {sklearn.__version__}, {code}{devices}; "
+        f"load average {load_average()}"
     )
+
+
+def load_average():
+    """The 1-, 5- and 15-minute load averages."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def device_line():
@@ -717,8 +728,12 @@ def time_cell(times):
 
 def markdown_table(headers, rows):
     """``rows`` (lists of text) under ``headers`` as a Markdown table."""
-    lines = [headers, ["---"] * len(headers), *rows]
-    return "\n".join("| " + " | ".join(map(str, line)) + " |" for line in lines)
+    return "\n".join(map(table_row, [headers, ["---"] * len(headers), *rows]))
+
+
+def table_row(cells):
+    """One line of a Markdown table."""
+    return "| " + " | ".join(map(str, cells)) + " |"
 
 
 def run_case(name, args):
@@ -823,8 +838,8 @@ def main(argv=None):
         started = time.perf_counter()
         for name in args.cases or CASES:
             run_case(name, args)
-        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-        print(f"\n({time.perf_counter() - started:.0f} s; load average now {load})")
+        elapsed = time.perf_counter() - started
+        print(f"\n({elapsed:.0f} s; load average now {load_average()})")
 
 
 if __name__ == "__main__":

@@ -1,18 +1,20 @@
 """Smoke-run the benchmark harness (``benchmarks/run.py``) at ``--quick`` sizes.
 
 Every case must run and report like with like (same start, same values);
-nothing here asserts a time.
+nothing here asserts a time. ``benchmarks/compare.py`` runs too.
 """
 
 import importlib.util
 import json
 import re
+import subprocess
 
 import numpy as np
 import pytest
 from _helpers import ROOT, run_script
 
 HARNESS = ROOT / "benchmarks" / "run.py"
+COMPARE = ROOT / "benchmarks" / "compare.py"
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +88,31 @@ def test_contenders_interleave_in_rotating_order(harness):
     times, _ = harness.time_interleaved(setup, repeats=3, budget=60)
     assert calls == list("xyzxyzyzxzxy")  # one warm-up run each first
     assert all(len(t) == 3 for t in times.values())
+
+
+def is_git_checkout():
+    """Whether the repository's history is there for ``git archive``."""
+    try:
+        subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True,
+                       capture_output=True)  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return True
+
+
+@pytest.mark.skipif(not is_git_checkout(), reason="compare.py needs a git checkout")
+def test_compare_prints_a_ratio_per_case():
+    stdout = run_script(COMPARE, "HEAD", "--quick", "--rounds", "2")
+    first = stdout.splitlines()[0]
+    assert first.startswith("Machine:") and "load average" in first
+    assert "A: skbp at HEAD (" in first and "B: skbp at the working tree (" in first
+    table = [line for line in stdout.splitlines() if line.startswith("| ")]
+    assert table[0] == "| case | A | B | B / A | max abs(B - A) |"
+    rows = [line.strip("| ").split(" | ") for line in table[2:]]
+    assert len(rows) == 6  # sgd, adam, lbfgs, numerical, predict, tiny
+    duration = r"[\d.]+ (s|ms|µs)"
+    for case, *times, b_over_a, gap in rows:
+        for cell in times:
+            assert re.fullmatch(rf"{duration} \({duration}\)", cell), case
+        assert re.fullmatch(r"[\d.,]+ \([\d.,]+\)", b_over_a), case
+        assert float(gap) >= 0
