@@ -308,6 +308,10 @@ class Network:
             )
         self.params = params
         self._on_numpy = is_numpy(params)  # else the layers' plain formulas
+        # Where each W lies in params (the L2 term, computed at every step).
+        self._weight_slices = [
+            sl for name, sl, _ in self.param_slices() if name[0] == "W"
+        ]
         self._grads = None  # allocated by the first use: a predicting model has none
         self.coefs = self._views(params, "W")
         self.intercepts = self._views(params, "b")
@@ -435,11 +439,7 @@ class Network:
         else:
             xp = namespace(flat)
             dot = lambda a, b: xp.sum(a * b)  # noqa: E731
-        return [
-            float(dot(flat[sl], flat[sl]))
-            for name, sl, _ in self.param_slices()
-            if name[0] == "W"
-        ]
+        return [float(dot(flat[sl], flat[sl])) for sl in self._weight_slices]
 
     def l2_penalty(self, n_samples, sample_weight, alpha, params=None):
         """The L2 term ``0.5 * alpha * sum(W**2) / sum(w)`` (0.0 when ``alpha`` is 0).
