@@ -50,8 +50,15 @@ def to_numpy(x):
 
 
 def like(x, ref):
-    """``x`` on the namespace and device of ``ref`` (``x`` itself if already there)."""
-    return move_to(x, xp=namespace(ref), device=array_api_compat.device(ref))
+    """``x`` on the namespace and device of ``ref`` (``x`` itself if already there).
+
+    Compared here rather than by ``move_to``, which with dispatch off takes
+    every array for a numpy one.
+    """
+    xp, device = namespace(ref), array_api_compat.device(ref)
+    if namespace(x) is xp and array_api_compat.device(x) == device:
+        return x
+    return move_to(x, xp=xp, device=device)
 
 
 @dataclass(frozen=True)

@@ -480,6 +480,24 @@ def test_partial_fit_across_namespaces_matches_numpy(xp_device, solver):
     assert_allclose(proba, reference.predict_proba(X), **tolerance(reference))
 
 
+@pytest.mark.parametrize("solver", registered_solvers(stochastic=True))
+def test_partial_fit_of_a_device_model_without_dispatch_stays_there(xp_device, solver):
+    """Dispatch off, numpy X: a device model trains on where it is, as numpy would."""
+    xp, device_ = xp_device
+    X, y = problem("multiclass")
+    estimator = make_estimator("multiclass", solver, momentum=0.9)
+    reference, fitted = clone(estimator), clone(estimator)
+    kw = {"classes": np.unique(y)}
+    for _ in range(3):
+        reference.partial_fit(X, y, **kw)
+    fit_on(fitted, xp, device_, X, y, method="partial_fit", **kw)
+    fitted.partial_fit(X, y)
+    fitted.partial_fit(X, y)
+    (X_xp,) = to_xp(xp, device_, X)
+    assert_on(fitted.coefs_[0], X_xp)
+    assert_allclose(flat(fitted), flat(reference), **tolerance(reference))
+
+
 def test_warm_start_on_numpy_under_dispatch_gives_a_numpy_model(xp_device):
     """A device model warm-started on numpy X (dispatch on) predicts that X."""
     xp, device_ = xp_device
