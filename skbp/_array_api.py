@@ -49,6 +49,18 @@ def to_numpy(x):
     return move_to(x, xp=_NUMPY, device="cpu")
 
 
+def like(x, ref):
+    """``x`` on the namespace and device of ``ref`` (``x`` itself if already there).
+
+    Compared here rather than by ``move_to``, which with dispatch off takes
+    every array for a numpy one.
+    """
+    xp, device = namespace(ref), array_api_compat.device(ref)
+    if namespace(x) is xp and array_api_compat.device(x) == device:
+        return x
+    return move_to(x, xp=xp, device=device)
+
+
 @dataclass(frozen=True)
 class Space:
     """An array namespace and device that training or prediction runs on.
@@ -76,6 +88,18 @@ class Space:
         if not array_api_compat.is_array_api_obj(X):
             return None  # lists, pandas frames: validated into numpy
         return cls(array_api_compat.array_namespace(X), array_api_compat.device(X))
+
+    @classmethod
+    def continuing(cls, X, params):
+        """Where a fit on ``X`` that continues the model of ``params`` runs.
+
+        With dispatch on, ``X``'s space (None for numpy ``X``), as for a new
+        fit: the model then predicts arrays like ``X``, as scikit-learn's
+        checks ask. With it off, the model's own space: it trains on there.
+        """
+        if get_config()["array_api_dispatch"]:
+            return cls.of(X)
+        return cls.of_array(params)
 
     @classmethod
     def of_array(cls, x):

@@ -368,11 +368,11 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         first_pass = not hasattr(self, "_network") or not (
             self.warm_start or incremental
         )
-        # Arrays of another namespace (dispatch on): validated on the host;
-        # a continued fit stays on the fitted model's space (see _array_api).
-        space = Space.of(X)
-        if space is None and not first_pass:
-            space = Space.of_array(self._network.params)
+        # Arrays of another namespace (dispatch on): validated on the host.
+        if first_pass:
+            space = Space.of(X)
+        else:
+            space = Space.continuing(X, self._network.params)
         X, y, sample_weight = to_numpy(X), to_numpy(y), to_numpy(sample_weight)
         if first_pass:
             dtype = (np.float64, np.float32) if train else np.float64
@@ -680,7 +680,8 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         new = self._copy_state()
         network = self.__dict__.get("_network")
         if network is not None:
-            new._network = Network.from_spec(network.spec, network.params.copy())
+            params = namespace(network.params).asarray(network.params, copy=True)
+            new._network = Network.from_spec(network.spec, params)
         return new
 
     # ------------------------------------------------------------ weights ---

@@ -26,7 +26,7 @@ import numpy as np
 import sklearn
 from sklearn.utils.validation import _num_samples
 
-from ._array_api import to_numpy
+from ._array_api import Space, to_numpy
 from .network import Network
 from .optimizers import SOLVERS
 
@@ -190,21 +190,27 @@ class FitTasks:
         )
 
 
-def fitted_attributes(est, network, params=None, copy=True):
+def fitted_attributes(est, network, params=None, copy=True, host=False):
     """Attributes that make a copy of the estimator predict as ``est`` would now.
 
     ``est``'s public attributes, its history as a :class:`SharedPrefix` (so
     later epochs do not extend it, and keeping every epoch's copy costs
     memory linear in the epochs), and a network with ``params`` (the
     network's current parameters by default), copied unless ``copy=False``.
+    The parameters are on the network's namespace and device, so that the
+    copy predicts the ``X`` of the fit (a tensor under array-API dispatch),
+    or on the host with ``host=True``.
     """
     attributes = {
         name: SharedPrefix.of(value) if name in HISTORY else value
         for name, value in vars(est).items()
         if not name.startswith("_")
     }
-    params = to_numpy(network.params if params is None else params)  # on the host
+    space = None if host else Space.of_array(network.params)
+    params = to_numpy(network.params if params is None else params)
     params = np.array(params, dtype=network.dtype, copy=copy or None)
+    if space is not None:
+        params = space.put(params)
     attributes["_network"] = Network.from_spec(network.spec, params)
     return attributes
 
@@ -227,9 +233,12 @@ def _lbfgs_history(est, curve, n_samples):
 
 
 def predicting_copy(est, network):
-    """A new estimator that predicts with the network's current parameters (shared)."""
+    """A new estimator that predicts on the host with the network's current parameters.
+
+    Shared with the network when it is on the host, else a host copy.
+    """
     new = est._copy_state()
-    new.__dict__.update(fitted_attributes(est, network, copy=False))
+    new.__dict__.update(fitted_attributes(est, network, copy=False, host=True))
     return new
 
 

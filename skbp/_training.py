@@ -17,7 +17,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 
 from . import _threads, _warnings
-from ._array_api import Space, namespace, to_numpy
+from ._array_api import Space, like, namespace, to_numpy
 from ._callbacks import predicting_copy
 from .gradients import GRADIENTS
 from .optimizers import SOLVERS
@@ -147,12 +147,17 @@ def _resume_optimizer(est, params, incremental):
 
     The new optimizer follows the hyperparameters as they are now (changed
     with ``set_params``, perhaps); the previous one is left as it was, so
-    that a failed call leaves the estimator unchanged.
+    that a failed call leaves the estimator unchanged. Its running arrays
+    move to where ``params`` are: a model may continue on another namespace.
     """
     optimizer = SOLVERS[est.solver].optimizer.from_estimator(est, params)
     previous = getattr(est, "_optimizer", None) if incremental else None
     if type(previous) is type(optimizer):
-        optimizer.load_state(previous.state())
+        state = previous.state()
+        for name in optimizer.state_arrays:
+            if state[name] is not None:
+                state[name] = like(state[name], params)
+        optimizer.load_state(state)
     est._optimizer = optimizer
     return optimizer
 

@@ -16,6 +16,7 @@ torch is not installed. All of it needs ``SCIPY_ARRAY_API=1`` before scipy is
 imported, which ``tests/conftest.py`` sets.
 """
 
+import copy
 import importlib.util
 import os
 import pickle
@@ -452,6 +453,93 @@ def test_any_fit_matches_numpy(
     check_equivalence(
         estimator, *namespace(*where), X, y, weights if weighted else None
     )
+
+
+@pytest.mark.parametrize("solver", registered_solvers(stochastic=True))
+def test_partial_fit_across_namespaces_matches_numpy(xp_device, solver):
+    """Under dispatch each call trains where its X is, the optimizer state moving too.
+
+    numpy, then ``xp``, then numpy again: the model of the last call is a
+    numpy model, and every step is the all-numpy sequence's.
+    """
+    xp, device_ = xp_device
+    X, y = problem("multiclass")
+    estimator = make_estimator("multiclass", solver, momentum=0.9)
+    reference, fitted = clone(estimator), clone(estimator)
+    kw = {"classes": np.unique(y)}
+    for rows in (slice(0, 20), slice(20, 40), slice(0, 40)):
+        reference.partial_fit(X[rows], y[rows], **kw)
+    with config_context(array_api_dispatch=True):
+        fitted.partial_fit(X[:20], y[:20], **kw)
+    fit_on(fitted, xp, device_, X[20:], y[20:], method="partial_fit", **kw)
+    with config_context(array_api_dispatch=True):
+        fitted.partial_fit(X, y, **kw)
+        proba = fitted.predict_proba(X)  # raised: X's namespace is not the model's
+    assert all(isinstance(a, np.ndarray) for a in fitted.coefs_ + fitted.intercepts_)
+    assert_allclose(flat(fitted), flat(reference), **tolerance(reference))
+    assert_allclose(proba, reference.predict_proba(X), **tolerance(reference))
+
+
+@pytest.mark.parametrize("solver", registered_solvers(stochastic=True))
+def test_partial_fit_of_a_device_model_without_dispatch_stays_there(xp_device, solver):
+    """Dispatch off, numpy X: a device model trains on where it is, as numpy would."""
+    xp, device_ = xp_device
+    X, y = problem("multiclass")
+    estimator = make_estimator("multiclass", solver, momentum=0.9)
+    reference, fitted = clone(estimator), clone(estimator)
+    kw = {"classes": np.unique(y)}
+    for _ in range(3):
+        reference.partial_fit(X, y, **kw)
+    fit_on(fitted, xp, device_, X, y, method="partial_fit", **kw)
+    fitted.partial_fit(X, y)
+    fitted.partial_fit(X, y)
+    (X_xp,) = to_xp(xp, device_, X)
+    assert_on(fitted.coefs_[0], X_xp)
+    assert_allclose(flat(fitted), flat(reference), **tolerance(reference))
+
+
+def test_warm_start_on_numpy_under_dispatch_gives_a_numpy_model(xp_device):
+    """A device model warm-started on numpy X (dispatch on) predicts that X."""
+    xp, device_ = xp_device
+    X, y = problem("multiclass")
+    estimator = make_estimator("multiclass", "adam", warm_start=True)
+    reference, fitted = clone(estimator).fit(X, y).fit(X, y), clone(estimator)
+    fit_on(fitted, xp, device_, X, y)
+    with config_context(array_api_dispatch=True):
+        fitted.fit(X, y)
+        got = fitted.predict(X)
+    assert_array_equal(got, reference.predict(X))
+    assert_allclose(flat(fitted), flat(reference), **tolerance(reference))
+
+
+def test_copy_of_a_device_model_has_its_own_parameters(xp_device):
+    """``copy.copy`` copies the parameter vector on the device, as on numpy."""
+    xp, device_ = xp_device
+    X, y = problem("multiclass")
+    fitted = fit_on(make_estimator("multiclass"), xp, device_, X, y)
+    before = flat(fitted)
+    duplicate = copy.copy(fitted)
+    duplicate.coefs_[0] = np.zeros(tuple(fitted.coefs_[0].shape))
+    assert_array_equal(flat(fitted), before)
+    assert not to_numpy(duplicate.coefs_[0]).any()
+    assert_on(duplicate.coefs_[0], fitted.coefs_[0])
+
+
+@pytest.mark.parametrize("solver", registered_solvers())
+def test_callbacks_score_a_device_fit_as_a_numpy_fit(xp_device, solver):
+    """A ScoringMonitor scores each epoch of a device fit on the fit's own X."""
+    callback = pytest.importorskip("sklearn.callback", reason="scikit-learn < 1.9")
+    xp, device_ = xp_device
+    X, y = problem("multiclass")
+    logs = []
+    for where in ((np, "cpu"), (xp, device_)):
+        monitor = callback.ScoringMonitor(scoring=["accuracy", "neg_log_loss"])
+        estimator = make_estimator("multiclass", solver).set_callbacks(monitor)
+        fit_on(estimator, *where, X, y)
+        log = monitor.get_logs().data_as_pandas
+        logs.append(log[["accuracy", "neg_log_loss"]].to_numpy(dtype=float))
+    assert logs[1].shape == logs[0].shape
+    assert_allclose(logs[1], logs[0], rtol=1e-6)
 
 
 # --------------------------------------------- dispatch off, or numpy input ---
