@@ -167,7 +167,10 @@ else:
     ax_cv.set_xlim(-0.5, len(labels) - 0.5)
     ax_cv.set_ylabel(f"accuracy ({args.cv}-fold CV)")
     ax_cv.set_title("held-out accuracy")
-    for (dropout, (train, val)), color in zip(curves.items(), "rb", strict=True):
+    # The colours of the left panel: C0 without dropout, C1 with it.
+    for (dropout, (train, val)), color in zip(
+        curves.items(), ("C0", "C1"), strict=True
+    ):
         epochs = np.arange(1, len(train) + 1)
         ax_loss.plot(epochs, train, color=color, ls="--", label=f"training, {dropout}")
         ax_loss.plot(epochs, val, color=color, label=f"validation, {dropout}")

@@ -459,7 +459,8 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         if SOLVERS[self.solver].full_batch:
             raise ValueError(
                 f"dropout={self.dropout!r} needs a stochastic solver "
-                f"({stochastic_solvers()}), not solver={self.solver!r}: L-BFGS "
+                f"({' or '.join(map(repr, stochastic_solvers()))}), not "
+                f"solver={self.solver!r}: L-BFGS "
                 "minimises one fixed function, which a new mask at each "
                 "evaluation would change under its line search, and one mask "
                 "for the whole run would train a single thinned network. Choose "

@@ -217,21 +217,30 @@ def _add_chunk(perturbed, rows, stacked_loss, h, l2, chunk):
 def _device_budget(params):
     """The chunk budget on the device of ``params`` (another namespace than numpy).
 
-    What one batch of perturbations may take: on a CUDA device, half its
-    free memory (as PyTorch reports it), at most 8 GiB, so that a batch
+    What one batch of perturbations may take: on a GPU, half its free
+    memory (as PyTorch or CuPy reports it), at most 8 GiB, so that a batch
     keeps the device busy; on any other device, as on numpy, the caches'
     ``_NUMERICAL_CHUNK_BYTES``. The plain form of a chunk
     (``_perturbed_copies_plain``: a mask, the copies, their transpose)
     takes about four times the scratch the budget counts: the budget is a
     quarter of it.
     """
+    free = _free_device_memory(params)
+    if free is None:
+        return _NUMERICAL_CHUNK_BYTES // 4
+    return int(min(free // 2, 8 * 2**30)) // 4
+
+
+def _free_device_memory(params):
+    """Free bytes on the GPU ``params`` live on (PyTorch CUDA, CuPy); None on a CPU."""
     device = params.device
     if getattr(device, "type", None) == "cuda":
         import torch  # a CUDA device of params: torch is there
 
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(min(free // 2, 8 * 2**30)) // 4
-    return _NUMERICAL_CHUNK_BYTES // 4
+        return torch.cuda.mem_get_info(device)[0]
+    if type(params).__module__.startswith("cupy"):
+        return device.mem_info[0]  # cupy.cuda.Device
+    return None
 
 
 def _row_block_size(layer_units, n_rows, budget):

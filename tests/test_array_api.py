@@ -698,3 +698,32 @@ def test_numpy_model_moved_to_torch_trains_on():
     fit_on(moved, xp, device_, X, y, method="partial_fit")
     reference.partial_fit(X, y)
     assert_same_fit(reference, moved, xp, device_, X)
+
+
+# ------------------------------------------------ the numerical gradient's budget ---
+
+
+def test_numerical_chunks_take_half_a_gpus_free_memory(monkeypatch):
+    """On a GPU (faked: none here), a quarter of half the free memory; else numpy's."""
+    import skbp.gradients as gradients
+
+    class FakeCupyDevice:
+        mem_info = (6 * 2**30, 16 * 2**30)  # (free, total), as cupy.cuda.Device's
+
+    FakeCupyArray = type("ndarray", (), {"__module__": "cupy._core.core"})
+    cupy_params = FakeCupyArray()
+    cupy_params.device = FakeCupyDevice()
+    assert gradients._device_budget(cupy_params) == 3 * 2**30 // 4
+    import array_api_strict
+
+    array = array_api_strict.zeros(3)
+    assert gradients._device_budget(array) == gradients._NUMERICAL_CHUNK_BYTES // 4
+
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (40 * 2**30, 0))
+    cuda_params = type("Tensor", (), {"device": torch.device("cuda:0")})()
+    assert gradients._device_budget(cuda_params) == 8 * 2**30 // 4  # at most 8 GiB
+    assert (
+        gradients._device_budget(torch.zeros(3))
+        == gradients._NUMERICAL_CHUNK_BYTES // 4
+    )
