@@ -514,14 +514,20 @@ def predict(quick):
     return setups
 
 
-def mnist(quick):
-    """``make_classification`` of MNIST's size, 784-100-10, batches of 200, 2 epochs."""
+def mnist_data(quick):
+    """MNIST-sized ``make_classification``: ``(X, X_test, y, y_test)``, 10 classes."""
     n, n_test, n_features = (600, 100, 20) if quick else (60_000, 10_000, 784)
     X, y = make_classification(
         n + n_test, n_features, n_informative=min(50, n_features), n_redundant=0,
         n_classes=10, random_state=0,
     )  # fmt: skip
-    X, X_test, y, y_test = X[:n], X[n:], y[:n], y[n:]
+    return X[:n], X[n:], y[:n], y[n:]
+
+
+def mnist(quick):
+    """``make_classification`` of MNIST's size, 784-100-10, batches of 200, 2 epochs."""
+    X, X_test, y, y_test = mnist_data(quick)
+    n, n_features = X.shape
     models = classifiers(100, learning_rate_init=LR, batch_size=200, max_iter=2)
     check = functools.partial(same_start, X_test=X_test, y_test=y_test)
     label = f"{n:,} x {n_features}, 2 epochs"
@@ -612,12 +618,8 @@ def array_api(quick):
 
 def array_api_fit(found, quick):
     """The ``mnist`` case's fit (one per call) on every device in ``found``."""
-    n, n_test, n_features = (600, 100, 20) if quick else (60_000, 10_000, 784)
-    X, y = make_classification(
-        n + n_test, n_features, n_informative=min(50, n_features), n_redundant=0,
-        n_classes=10, random_state=0,
-    )  # fmt: skip
-    X, X_test, y, y_test = X[:n], X[n:], y[:n], y[n:]
+    X, X_test, y, y_test = mnist_data(quick)
+    n, n_features = X.shape
     model = plain_sgd(
         BPClassifier, 100, learning_rate_init=LR, batch_size=200, max_iter=2
     )
