@@ -18,7 +18,7 @@ from ._base import (
     partial_fit_context,
 )
 from ._training import _batches
-from .layers import log_softmax
+from .layers.outputs import log_softmax
 
 # type_of_target's name for an indicator matrix y (MLPClassifier's y_type_).
 _MULTILABEL = "multilabel-indicator"

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _docs
 from ._base import BaseBP, estimator_init
-from .layers import SCALE_Y
+from .layers.outputs import SCALE_Y
 from .network import OUTPUTS, LossNames, losses
 
 

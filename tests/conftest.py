@@ -29,6 +29,9 @@ settings.register_profile(
     max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
+    # CI runs the same examples every time (a failure there is a change's,
+    # not the draw's); elsewhere each run draws new ones.
+    derandomize=bool(os.environ.get("CI")),
 )
 settings.register_profile(
     "long",

@@ -131,7 +131,10 @@ def test_both_gradients_differentiate_the_masked_loss(
     assert numerical_gradient(network, X, T, alpha=0.1) == pytest.approx(loss, 1e-12)
     g_num = network.grads.copy()
     scale = np.linalg.norm(g_bp) + 1e-3
-    assert np.linalg.norm(g_bp - g_naive) / scale < 1e-6
+    # Central differences are off by their truncation error, about h**2 times
+    # the third derivative: up to 1e-6 relative with exp outputs (seen: 1.4e-6).
+    assert np.linalg.norm(g_bp - g_naive) / scale < 1e-5
+    # The same central differences computed two ways: rounding only.
     assert np.linalg.norm(g_num - g_naive) / scale < 1e-9
 
 

@@ -190,7 +190,7 @@ def test_softmax_and_log_softmax_match_scipy_row_by_row(rng, shape):
     from scipy.special import log_softmax as scipy_log_softmax
     from scipy.special import softmax as scipy_softmax
 
-    from skbp.layers import log_softmax, softmax
+    from skbp.layers.outputs import log_softmax, softmax
 
     x = rng.normal(size=shape) * 30
     x.flat[::7] += 500  # rows of very different scales
