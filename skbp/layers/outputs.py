@@ -219,6 +219,24 @@ SCALE_Y = (
 )
 
 
+# The Attributes section of every _OutputWithLoss subclass's docstring
+# (appended by _OutputWithLoss.__init_subclass__): what ``forward`` caches.
+_OUTPUT_ATTRIBUTES = """
+    Attributes
+    ----------
+    y : ndarray of shape (n_samples, n_outputs)
+        The link's output (predictions, probabilities) from the last
+        ``forward``.
+    t : ndarray of shape (n_samples, n_outputs)
+        Targets from the last ``forward``.
+    loss : float
+        Loss from the last ``forward``.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Weights from the last ``forward``; the loss is then
+        ``sum_i w_i E_i / sum_i w_i`` and the gradient scales accordingly.
+"""
+
+
 class _OutputWithLoss(Layer):
     """An elementwise output ``y = self(x)`` with a loss summed over outputs.
 
@@ -240,6 +258,16 @@ class _OutputWithLoss(Layer):
     has_kinks = False
     in_place = True
     cached = ("y", "t", "sample_weight")
+
+    def __init_subclass__(cls, **kwargs):
+        """Give the subclass's docstring the Attributes section all of them share."""
+        super().__init_subclass__(**kwargs)
+        doc = cls.__doc__
+        if doc and "\n    Attributes\n" not in doc and "\n    Examples\n" in doc:
+            head, examples = doc.split("\n    Examples\n", 1)
+            cls.__doc__ = (
+                f"{head.rstrip()}\n{_OUTPUT_ATTRIBUTES}\n    Examples\n{examples}"
+            )
 
     def __init__(self):
         self.y = None
@@ -284,18 +312,6 @@ class SigmoidWithLoss(_OutputWithLoss):
     ``backward()`` returns ``(y - t) / batch_size``. ``t`` is the 0/1
     indicator matrix.
 
-    Attributes
-    ----------
-    y : ndarray of shape (n_samples, n_labels)
-        Probabilities from the last ``forward``.
-    t : ndarray of shape (n_samples, n_labels)
-        Targets from the last ``forward``.
-    loss : float
-        Loss from the last ``forward``.
-    sample_weight : ndarray of shape (n_samples,) or None
-        Weights from the last ``forward``; the loss is then
-        ``sum_i w_i E_i / sum_i w_i`` and the gradient scales accordingly.
-
     Examples
     --------
     >>> import numpy as np
@@ -338,18 +354,6 @@ class IdentityWithLoss(_OutputWithLoss):
     and what ``tol`` compares) averages it over outputs instead, the L2 term
     unchanged: ``reports_mean_over_outputs`` says so to
     :meth:`skbp.network.Network.report`.
-
-    Attributes
-    ----------
-    y : ndarray of shape (n_samples, n_outputs)
-        Predictions from the last ``forward``.
-    t : ndarray of shape (n_samples, n_outputs)
-        Targets from the last ``forward``.
-    loss : float
-        Loss from the last ``forward``.
-    sample_weight : ndarray of shape (n_samples,) or None
-        Weights from the last ``forward``; the loss is then
-        ``sum_i w_i E_i / sum_i w_i`` and the gradient scales accordingly.
 
     Examples
     --------
@@ -407,18 +411,6 @@ class PoissonWithLoss(_OutputWithLoss):
     ``0 log 0 = 0``). ``backward()`` returns ``(y - t) / batch_size``. The
     targets must be non-negative. An output beyond ``log`` of the largest
     float makes the loss infinite, which training reports as divergence.
-
-    Attributes
-    ----------
-    y : ndarray of shape (n_samples, n_outputs)
-        Predictions ``exp(x)`` from the last ``forward``.
-    t : ndarray of shape (n_samples, n_outputs)
-        Targets from the last ``forward``.
-    loss : float
-        Loss from the last ``forward``.
-    sample_weight : ndarray of shape (n_samples,) or None
-        Weights from the last ``forward``; the loss is then
-        ``sum_i w_i E_i / sum_i w_i`` and the gradient scales accordingly.
 
     Examples
     --------
@@ -483,18 +475,6 @@ class AbsoluteErrorWithLoss(_OutputWithLoss):
     ``|y - t| < h`` (its step), so it agrees there only when ``y == t``
     exactly; compare gradients away from the kinks.
 
-    Attributes
-    ----------
-    y : ndarray of shape (n_samples, n_outputs)
-        Predictions from the last ``forward``.
-    t : ndarray of shape (n_samples, n_outputs)
-        Targets from the last ``forward``.
-    loss : float
-        Loss from the last ``forward``.
-    sample_weight : ndarray of shape (n_samples,) or None
-        Weights from the last ``forward``; the loss is then
-        ``sum_i w_i E_i / sum_i w_i`` and the gradient scales accordingly.
-
     Examples
     --------
     >>> import numpy as np
@@ -549,18 +529,6 @@ class QuantileWithLoss(AbsoluteErrorWithLoss):
     quantile : float in (0, 1), default=0.5
         The quantile predicted (``BPRegressor(quantile=...)``).
 
-    Attributes
-    ----------
-    y : ndarray of shape (n_samples, n_outputs)
-        Predictions from the last ``forward``.
-    t : ndarray of shape (n_samples, n_outputs)
-        Targets from the last ``forward``.
-    loss : float
-        Loss from the last ``forward``.
-    sample_weight : ndarray of shape (n_samples,) or None
-        Weights from the last ``forward``; the loss is then
-        ``sum_i w_i E_i / sum_i w_i`` and the gradient scales accordingly.
-
     Examples
     --------
     >>> import numpy as np
@@ -603,18 +571,6 @@ class GammaWithLoss(PoissonWithLoss):
     per-output halves for several), computed from the raw output as
     ``x - log(t) + t exp(-x) - 1``. ``backward()`` returns
     ``(1 - t / y) / batch_size``. The targets must be strictly positive.
-
-    Attributes
-    ----------
-    y : ndarray of shape (n_samples, n_outputs)
-        Predictions ``exp(x)`` from the last ``forward``.
-    t : ndarray of shape (n_samples, n_outputs)
-        Targets from the last ``forward``.
-    loss : float
-        Loss from the last ``forward``.
-    sample_weight : ndarray of shape (n_samples,) or None
-        Weights from the last ``forward``; the loss is then
-        ``sum_i w_i E_i / sum_i w_i`` and the gradient scales accordingly.
 
     Examples
     --------
