@@ -16,9 +16,10 @@ them with ``clear()``.
 
 Arrays of other array-API namespaces (PyTorch, CuPy, array-api-strict: see
 ``skbp._array_api``) take each method's plain formula, written with the
-namespace's functions and never given an ``out``; numpy arrays (which
-``isinstance(x, np.ndarray)`` tells apart, once per call: this runs at every
-step) take the same formula computed in place, into ``out``.
+namespace's functions and never given an ``out``; numpy arrays take the
+same formula computed in place, into ``out``. A method given an ``out`` is
+on numpy (the check that runs at every training step is ``out is None``);
+without one, ``isinstance(x, np.ndarray)`` tells the two apart.
 
 The layers by concern: ``affine`` (the protocol ``Layer`` and ``Affine``),
 ``activations``, ``dropout`` and ``outputs`` (each output layer with its loss).

@@ -42,7 +42,7 @@ class Sigmoid(Layer):
 
     def __call__(self, x, out=None):
         """Return ``1 / (1 + exp(-x))`` (into ``out`` if given), caching nothing."""
-        if not isinstance(x, np.ndarray):
+        if out is None and not isinstance(x, np.ndarray):
             return 1.0 / (1.0 + namespace(x).exp(-x))
         if x.dtype.kind != "f":
             return expit(x, out=out)
@@ -59,7 +59,7 @@ class Sigmoid(Layer):
 
     def backward(self, dout, out=None):
         """Return ``dout * y * (1 - y)`` (into ``out`` if given, not ``dout``)."""
-        if not isinstance(dout, np.ndarray):
+        if out is None and not isinstance(dout, np.ndarray):
             return (1.0 - self.out) * self.out * dout
         dx = np.subtract(1.0, self.out, out=out)
         dx *= self.out
@@ -89,7 +89,7 @@ class Tanh(Layer):
 
     def __call__(self, x, out=None):
         """Return ``tanh(x)`` (into ``out`` if given) without caching anything."""
-        if not isinstance(x, np.ndarray):
+        if out is None and not isinstance(x, np.ndarray):
             return namespace(x).tanh(x)
         return np.tanh(x, out=out)
 
@@ -100,7 +100,7 @@ class Tanh(Layer):
 
     def backward(self, dout, out=None):
         """Return ``dout * (1 - y**2)`` (into ``out`` if given, not ``dout``)."""
-        if not isinstance(dout, np.ndarray):
+        if out is None and not isinstance(dout, np.ndarray):
             return (1.0 - self.out * self.out) * dout
         dx = np.multiply(self.out, self.out, out=out)
         np.subtract(1.0, dx, out=dx)
@@ -130,7 +130,7 @@ class ReLU(Layer):
 
     def __call__(self, x, out=None):
         """Return ``max(x, 0)`` (into ``out`` if given) without caching anything."""
-        if not isinstance(x, np.ndarray):
+        if out is None and not isinstance(x, np.ndarray):
             return namespace(x).clip(x, min=0.0)
         return np.maximum(x, 0, out=out)
 
@@ -141,7 +141,7 @@ class ReLU(Layer):
 
     def backward(self, dout, out=None):
         """Return ``dout`` where the input was positive, 0 elsewhere."""
-        if not isinstance(dout, np.ndarray):
+        if out is None and not isinstance(dout, np.ndarray):
             return dout * namespace(dout).astype(self.mask, dout.dtype)
         return np.multiply(dout, self.mask, out=out)
 

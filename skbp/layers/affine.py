@@ -103,7 +103,7 @@ class Affine(Layer):
     def backward(self, dout, out=None):
         """Store ``dW = x.T @ dout`` and ``db = dout.sum(0)``; return ``dout @ W.T``."""
         self.param_backward(dout)
-        if not isinstance(dout, np.ndarray):
+        if out is None and not isinstance(dout, np.ndarray):
             return dout @ self.W.T
         return np.matmul(dout, self.W.T, out=out)
 

@@ -23,7 +23,7 @@ def softmax(x, out=None):
     Each row is shifted by its own max, so a row's probabilities do not
     depend on the other rows.
     """
-    if not isinstance(x, np.ndarray):
+    if out is None and not isinstance(x, np.ndarray):
         xp = namespace(x)
         y = xp.exp(x - xp.max(x, axis=-1, keepdims=True))
         return y / xp.sum(y, axis=-1, keepdims=True)
@@ -101,7 +101,7 @@ class SoftmaxWithLoss(Layer):
         neither; for soft rows ``t_i``, ``sum_k t_ik log(...) - z_i . t_i``.
         Other namespaces than numpy take one-hot (or soft) rows.
         """
-        if not isinstance(x, np.ndarray):
+        if out is None and not isinstance(x, np.ndarray):
             per_sample = self._stacked_per_sample(x, t)
             self.y, self.t, self.sample_weight = softmax(x), t, sample_weight
             self.loss = float(_weighted_mean(per_sample, sample_weight))
@@ -126,9 +126,8 @@ class SoftmaxWithLoss(Layer):
     def backward(self, dout=1.0, out=None):
         """Return ``dout * (y - t) / batch_size`` (or weighted by ``w / sum(w)``)."""
         scale, row_scale = _row_weights(self.y.shape[0], self.sample_weight, dout)
-        if not isinstance(
-            self.y, np.ndarray
-        ):  # y * scale - scale at t, as the numpy form rounds
+        if out is None and not isinstance(self.y, np.ndarray):
+            # y * scale - scale at t, as the numpy form rounds
             return self.y * row_scale - self.t * row_scale
         if self.t.ndim == 1:
             # (y - t) * scale, with t one-hot: scale y, then subtract at t.
@@ -426,7 +425,7 @@ class PoissonWithLoss(_OutputWithLoss):
 
     def __call__(self, x, out=None):
         """Return the predictions ``exp(x)`` (into ``out`` if given), uncached."""
-        if not isinstance(x, np.ndarray):
+        if out is None and not isinstance(x, np.ndarray):
             return namespace(x).exp(x)
         with np.errstate(over="ignore"):
             return np.exp(x, out=out)
@@ -495,7 +494,7 @@ class AbsoluteErrorWithLoss(_OutputWithLoss):
 
     def _derivative(self, out=None):
         """``sign(y - t)``: each row's loss's derivative, 0 at the kink."""
-        if not isinstance(self.y, np.ndarray):
+        if out is None and not isinstance(self.y, np.ndarray):
             return namespace(self.y).sign(self.y - self.t)
         return np.sign(np.subtract(self.y, self.t, out=out), out=out)
 
@@ -596,7 +595,7 @@ class GammaWithLoss(PoissonWithLoss):
 
     def _derivative(self, out=None):
         """``1 - t / y``: each row's loss's derivative with respect to ``x``."""
-        if not isinstance(self.y, np.ndarray):
+        if out is None and not isinstance(self.y, np.ndarray):
             return 1.0 - self.t / self.y
         with np.errstate(over="ignore", divide="ignore"):
             dx = np.divide(self.t, self.y, out=out)
