@@ -43,9 +43,16 @@ def namespace(x):
 
 
 def to_numpy(x):
-    """``x`` as a numpy array on the host (numpy arrays are returned as they are)."""
+    """``x`` as a numpy array on the host (numpy arrays are returned as they are).
+
+    Floats numpy has no dtype for (PyTorch's bfloat16) come as float32,
+    which holds them exactly.
+    """
     if x is None or is_numpy(x) or not array_api_compat.is_array_api_obj(x):
         return x  # lists, data frames: validation converts them
+    xp = namespace(x)
+    if xp.isdtype(x.dtype, "real floating") and str(x.dtype).endswith("bfloat16"):
+        x = xp.astype(x, xp.float32)
     return move_to(x, xp=_NUMPY, device="cpu")
 
 

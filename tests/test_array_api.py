@@ -727,3 +727,20 @@ def test_numerical_chunks_take_half_a_gpus_free_memory(monkeypatch):
         gradients._device_budget(torch.zeros(3))
         == gradients._NUMERICAL_CHUNK_BYTES // 4
     )
+
+
+def test_bfloat16_input_trains_as_its_float32_values():
+    """numpy has no bfloat16: such X is read as float32, which holds it exactly."""
+    torch = pytest.importorskip("torch")
+    X, y = problem("multiclass")
+    X_bf16 = torch.asarray(X).to(torch.bfloat16)
+    X32 = X_bf16.to(torch.float32).numpy()
+    reference = make_estimator("multiclass").fit(X32, y)
+    with config_context(array_api_dispatch=True):
+        fitted = make_estimator("multiclass").fit(X_bf16, torch.asarray(y))
+        proba = fitted.predict_proba(X_bf16)
+    assert fitted.coefs_[0].dtype == torch.float32
+    assert_allclose(flat(fitted), flat(reference), rtol=1e-5, atol=1e-6)
+    assert_allclose(to_numpy(proba), reference.predict_proba(X32), rtol=1e-5, atol=1e-6)
+    # Without dispatch too (np.asarray would fail on bfloat16).
+    assert_allclose(flat(make_estimator("multiclass").fit(X_bf16, y)), flat(reference))
