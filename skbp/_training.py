@@ -475,7 +475,9 @@ def check_finite(value, what):
     """Raise the divergence error if ``value`` (a float or an array) is not finite."""
     if isinstance(value, float):  # the per-step loss: no numpy call overhead
         finite = math.isfinite(value)
-    else:
+    elif isinstance(value, np.ndarray):
+        finite = np.isfinite(value).all()
+    else:  # another namespace's array (see _array_api)
         xp = namespace(value)
         finite = bool(xp.all(xp.isfinite(value)))
     if not finite:
