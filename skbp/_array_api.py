@@ -50,9 +50,8 @@ def to_numpy(x):
     """
     if x is None or is_numpy(x) or not array_api_compat.is_array_api_obj(x):
         return x  # lists, data frames: validation converts them
-    xp = namespace(x)
-    if xp.isdtype(x.dtype, "real floating") and str(x.dtype).endswith("bfloat16"):
-        x = xp.astype(x, xp.float32)
+    if str(x.dtype).endswith("bfloat16"):
+        x = namespace(x).astype(x, namespace(x).float32)
     return move_to(x, xp=_NUMPY, device="cpu")
 
 
@@ -120,8 +119,3 @@ class Space:
         if x is None:
             return None
         return move_to(x, xp=self.xp, device=self.device)
-
-    @property
-    def name(self):
-        """The namespace's name, ``"torch"`` rather than its compat wrapper's."""
-        return self.xp.__name__.rsplit(".", 1)[-1]
