@@ -127,9 +127,21 @@ def mlp_loss_name(name):
 
 
 def flat_params(est):
-    """A fitted estimator's parameters as one vector: ``W1, b1, W2, b2, ...``.
+    """A fitted estimator's parameters as one numpy vector: ``W1, b1, W2, b2, ...``.
 
-    Built from the public ``coefs_`` and ``intercepts_`` (a copy).
+    Built from the public ``coefs_`` and ``intercepts_`` (a copy), on the
+    host whatever their namespace.
     """
     pairs = zip(est.coefs_, est.intercepts_, strict=True)
-    return np.concatenate([a.ravel() for pair in pairs for a in pair])
+    return np.concatenate([host(a).ravel() for pair in pairs for a in pair])
+
+
+def host(array):
+    """An array of any namespace (torch, array-api-strict) as a numpy array."""
+    if isinstance(array, np.ndarray):
+        return array
+    from sklearn import config_context
+    from sklearn.utils._array_api import move_to
+
+    with config_context(array_api_dispatch=True):
+        return move_to(array, xp=np, device="cpu")

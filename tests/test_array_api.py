@@ -35,7 +35,7 @@ pytest.importorskip(
     "scikit-learn >= 1.9",
 )
 
-from _helpers import ROOT, registered_solvers  # noqa: E402
+from _helpers import ROOT, flat_params, host, registered_solvers  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from numpy.testing import assert_allclose, assert_array_equal  # noqa: E402
@@ -45,7 +45,6 @@ from sklearn.utils._array_api import (  # noqa: E402
     device,
     get_namespace,
     move_estimator_to,
-    move_to,
     yield_mixed_namespace_input_permutations,
     yield_namespace_device_dtype_combinations,
 )
@@ -152,12 +151,6 @@ def to_xp(xp, device_, *arrays):
     return [None if a is None else xp.asarray(a, device=device_) for a in arrays]
 
 
-def to_numpy(array):
-    """An array of any namespace as a numpy array."""
-    with config_context(array_api_dispatch=True):
-        return move_to(array, xp=np, device="cpu")
-
-
 def namespace_name(array):
     """The (wrapped) namespace ``array`` belongs to, by name."""
     with config_context(array_api_dispatch=True):
@@ -220,12 +213,6 @@ def fit_on(estimator, xp, device_, X, y, sample_weight=None, method="fit", **kw)
 # --------------------------------------------------------------- comparison ---
 
 
-def flat(estimator):
-    """The fitted parameters ``W1, b1, W2, b2, ...`` as one numpy vector."""
-    pairs = zip(estimator.coefs_, estimator.intercepts_, strict=True)
-    return np.concatenate([to_numpy(a).ravel() for pair in pairs for a in pair])
-
-
 def outputs(estimator, X):
     """``{method: output}`` of every prediction method ``estimator`` has."""
     names = ("predict", "predict_proba", "predict_log_proba")
@@ -244,7 +231,7 @@ def assert_same_fit(reference, fitted, xp, device_, X):
     (X_xp,) = to_xp(xp, device_, X)
     for array in fitted.coefs_ + fitted.intercepts_:
         assert_on(array, X_xp)
-    assert_allclose(flat(fitted), flat(reference), **tol)
+    assert_allclose(flat_params(fitted), flat_params(reference), **tol)
     assert fitted.n_iter_ == reference.n_iter_
     for name in ("loss_curve_", "validation_scores_"):
         if getattr(reference, name, None) is not None:
@@ -254,9 +241,9 @@ def assert_same_fit(reference, fitted, xp, device_, X):
     for name, expected in outputs(reference, X).items():
         assert_on(got[name], X_xp)
         if name == "predict" and is_classifier(reference):
-            assert_array_equal(to_numpy(got[name]), expected)
+            assert_array_equal(host(got[name]), expected)
         else:
-            assert_allclose(to_numpy(got[name]), expected, **tol)
+            assert_allclose(host(got[name]), expected, **tol)
 
 
 def check_equivalence(estimator, xp, device_, X, y, sample_weight=None):
@@ -476,7 +463,7 @@ def test_partial_fit_across_namespaces_matches_numpy(xp_device, solver):
         fitted.partial_fit(X, y, **kw)
         proba = fitted.predict_proba(X)  # raised: X's namespace is not the model's
     assert all(isinstance(a, np.ndarray) for a in fitted.coefs_ + fitted.intercepts_)
-    assert_allclose(flat(fitted), flat(reference), **tolerance(reference))
+    assert_allclose(flat_params(fitted), flat_params(reference), **tolerance(reference))
     assert_allclose(proba, reference.predict_proba(X), **tolerance(reference))
 
 
@@ -495,7 +482,7 @@ def test_partial_fit_of_a_device_model_without_dispatch_stays_there(xp_device, s
     fitted.partial_fit(X, y)
     (X_xp,) = to_xp(xp, device_, X)
     assert_on(fitted.coefs_[0], X_xp)
-    assert_allclose(flat(fitted), flat(reference), **tolerance(reference))
+    assert_allclose(flat_params(fitted), flat_params(reference), **tolerance(reference))
 
 
 def test_warm_start_on_numpy_under_dispatch_gives_a_numpy_model(xp_device):
@@ -509,7 +496,7 @@ def test_warm_start_on_numpy_under_dispatch_gives_a_numpy_model(xp_device):
         fitted.fit(X, y)
         got = fitted.predict(X)
     assert_array_equal(got, reference.predict(X))
-    assert_allclose(flat(fitted), flat(reference), **tolerance(reference))
+    assert_allclose(flat_params(fitted), flat_params(reference), **tolerance(reference))
 
 
 def test_copy_of_a_device_model_has_its_own_parameters(xp_device):
@@ -517,11 +504,11 @@ def test_copy_of_a_device_model_has_its_own_parameters(xp_device):
     xp, device_ = xp_device
     X, y = problem("multiclass")
     fitted = fit_on(make_estimator("multiclass"), xp, device_, X, y)
-    before = flat(fitted)
+    before = flat_params(fitted)
     duplicate = copy.copy(fitted)
     duplicate.coefs_[0] = np.zeros(tuple(fitted.coefs_[0].shape))
-    assert_array_equal(flat(fitted), before)
-    assert not to_numpy(duplicate.coefs_[0]).any()
+    assert_array_equal(flat_params(fitted), before)
+    assert not host(duplicate.coefs_[0]).any()
     assert_on(duplicate.coefs_[0], fitted.coefs_[0])
 
 
@@ -552,7 +539,7 @@ def test_torch_input_without_dispatch_is_the_numpy_fit(kind):
     X, y = problem(kind)
     reference = make_estimator(kind).fit(X, y)
     fitted = make_estimator(kind).fit(torch.asarray(X), torch.asarray(y))
-    assert_array_equal(flat(fitted), flat(reference))
+    assert_array_equal(flat_params(fitted), flat_params(reference))
     assert all(isinstance(a, np.ndarray) for a in fitted.coefs_ + fitted.intercepts_)
     for name, expected in outputs(reference, X).items():
         got = outputs(fitted, torch.asarray(X))[name]
@@ -570,7 +557,7 @@ def test_numpy_input_with_dispatch_is_bit_identical(kind, solver, gradient):
     with config_context(array_api_dispatch=True):
         fitted = make_estimator(kind, solver, gradient).fit(X, y)
         got = outputs(fitted, X)
-    assert_array_equal(flat(fitted), flat(reference))
+    assert_array_equal(flat_params(fitted), flat_params(reference))
     assert fitted.loss_curve_ == reference.loss_curve_
     for name, expected in outputs(reference, X).items():
         assert isinstance(got[name], np.ndarray)
@@ -603,7 +590,7 @@ def test_torch_fitted_model_pickles_on_torch():
     with config_context(array_api_dispatch=True):
         expected, got = fitted.predict_proba(X_xp), loaded.predict_proba(X_xp)
     assert_on(got, X_xp)
-    assert_array_equal(to_numpy(got), to_numpy(expected))
+    assert_array_equal(host(got), host(expected))
     for array in loaded.coefs_ + loaded.intercepts_:
         assert_on(array, X_xp)
 
@@ -616,7 +603,7 @@ def moved_to_numpy():
     fitted = fit_on(make_estimator("multiclass", "adam"), xp, device_, X, y)
     (X_xp,) = to_xp(xp, device_, X)
     with config_context(array_api_dispatch=True):
-        proba = to_numpy(fitted.predict_proba(X_xp))
+        proba = host(fitted.predict_proba(X_xp))
         moved = move_estimator_to(fitted, np, "cpu")
     return moved, proba, X, y
 
@@ -627,10 +614,10 @@ def test_moved_model_is_a_numpy_model(moved_to_numpy):
     assert_allclose(moved.predict_proba(X), proba, rtol=1e-12)
     # It is the numpy fit, and trains on as the numpy fit does.
     reference = make_estimator("multiclass", "adam").fit(X, y)
-    assert_allclose(flat(moved), flat(reference), **tolerance(reference))
+    assert_allclose(flat_params(moved), flat_params(reference), **tolerance(reference))
     moved.partial_fit(X, y)
     reference.partial_fit(X, y)
-    assert_allclose(flat(moved), flat(reference), **tolerance(reference))
+    assert_allclose(flat_params(moved), flat_params(reference), **tolerance(reference))
 
 
 def test_moved_model_pickles(moved_to_numpy):
@@ -740,7 +727,9 @@ def test_bfloat16_input_trains_as_its_float32_values():
         fitted = make_estimator("multiclass").fit(X_bf16, torch.asarray(y))
         proba = fitted.predict_proba(X_bf16)
     assert fitted.coefs_[0].dtype == torch.float32
-    assert_allclose(flat(fitted), flat(reference), rtol=1e-5, atol=1e-6)
-    assert_allclose(to_numpy(proba), reference.predict_proba(X32), rtol=1e-5, atol=1e-6)
+    assert_allclose(flat_params(fitted), flat_params(reference), rtol=1e-5, atol=1e-6)
+    assert_allclose(host(proba), reference.predict_proba(X32), rtol=1e-5, atol=1e-6)
     # Without dispatch too (np.asarray would fail on bfloat16).
-    assert_allclose(flat(make_estimator("multiclass").fit(X_bf16, y)), flat(reference))
+    assert_allclose(
+        flat_params(make_estimator("multiclass").fit(X_bf16, y)), flat_params(reference)
+    )
