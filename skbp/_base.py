@@ -439,8 +439,12 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
 
     def _dropout_rates(self, n_hidden):
         """``dropout`` as one rate per hidden layer; () when none drops."""
-        rates = np.atleast_1d(np.asarray(self.dropout, dtype=object))
-        if rates.ndim != 1 or len(rates) not in (1, n_hidden):
+        if isinstance(self.dropout, Real):  # the usual case: no array to build
+            rates = [self.dropout]
+        else:
+            rates = np.asarray(self.dropout, dtype=object)
+            rates = list(rates) if rates.ndim == 1 else None
+        if rates is None or len(rates) not in (1, n_hidden):
             raise ValueError(
                 f"dropout must be a float or one rate per hidden layer: got "
                 f"{self.dropout!r} for {n_hidden} hidden layer(s) "
@@ -453,7 +457,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             raise ValueError(
                 f"Each dropout rate must be a float in [0, 1); got {self.dropout!r}."
             )
-        rates = tuple(float(r) for r in np.broadcast_to(rates, n_hidden))
+        rates = tuple(float(r) for r in rates) * (n_hidden // len(rates))
         if not any(rates):
             return ()
         if SOLVERS[self.solver].full_batch:
