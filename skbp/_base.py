@@ -328,8 +328,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         network, X, T, sample_weight, rng, x_bound, space = self._prepare(
             X, y, sample_weight, incremental, classes, train=True
         )
-        if space is not None:  # training runs on X's namespace and device
-            network = Network.from_spec(network.spec, space.put(network.params))
+        network = network.on(space)  # training runs on X's namespace and device
         self._announce(network, X.shape[0])
         # Overflow is detected (the loss or weights turn non-finite) and
         # reported as a ValueError that says what to do, rather than as warnings.
@@ -345,12 +344,8 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
             network.clear_cache()
         # Without the training buffers (gradient, scratch, caches).
         self._network = Network.from_spec(network.spec, network.params)
-        if space is not None:
-            host = Network.from_spec(network.spec, to_numpy(network.params))
-        else:
-            host = network
         self._check_fitted_model(
-            host, X, T, x_bound, whole_fit=completed and not incremental
+            network.on(None), X, T, x_bound, whole_fit=completed and not incremental
         )
 
     def _prepare(self, X, y, sample_weight, incremental, classes, train):
@@ -661,11 +656,8 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         network, X, T, sample_weight, rng, _, space = self._copy_state()._prepare(
             X, y, None, incremental=fitted, classes=None, train=False
         )
-        if space is not None:  # computed where the model trains
-            network = Network.from_spec(network.spec, space.put(network.params))
-            X, T, sample_weight = _training.on_network_space(
-                network, X, T, sample_weight
-            )
+        network = network.on(space)  # computed where the model trains
+        X, T, sample_weight = _training.on_network_space(network, X, T, sample_weight)
         network.draw_masks(rng, X.shape[0])  # one fixed mask (none without dropout)
         return network, X, T, sample_weight
 
@@ -740,11 +732,11 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         state = self.__dict__
         network = state["_network"]
         space = Space.of(X)
-        if space is not None or not is_numpy(network.params):
+        if space is not None or network.space is not None:
             check_same_namespace(X, self, attribute="_params", method=method)
         X = validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
-        if space is None and not is_numpy(network.params):
-            network = Network.from_spec(network.spec, to_numpy(network.params))
+        if space is None:  # a device model predicts numpy X from a host copy
+            network = network.on(None)
         if X.shape[1] != network.layer_units[0]:  # refitted meanwhile
             raise ValueError(
                 f"X has {X.shape[1]} features, but the model expects "

@@ -26,7 +26,7 @@ import numpy as np
 import sklearn
 from sklearn.utils.validation import _num_samples
 
-from ._array_api import Space, to_numpy
+from ._array_api import to_numpy
 from .network import Network
 from .optimizers import SOLVERS
 
@@ -206,7 +206,7 @@ def fitted_attributes(est, network, params=None, copy=True, host=False):
         for name, value in vars(est).items()
         if not name.startswith("_")
     }
-    space = None if host else Space.of_array(network.params)
+    space = None if host else network.space
     params = to_numpy(network.params if params is None else params)
     params = np.array(params, dtype=network.dtype, copy=copy or None)
     if space is not None:

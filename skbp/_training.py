@@ -17,7 +17,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 
 from . import _threads, _warnings
-from ._array_api import Space, like, namespace, to_numpy
+from ._array_api import like, namespace, to_numpy
 from ._callbacks import predicting_copy
 from .gradients import GRADIENTS
 from .optimizers import SOLVERS
@@ -291,7 +291,7 @@ class _Validation:
 
     def __init__(self, est, network, X, T, sample_weight):
         self.X, self.T, self.sample_weight = X, T, sample_weight
-        space = Space.of_array(network.params)  # the logits are computed there
+        space = network.space  # the logits are computed there
         self.X_for_network = X if space is None else space.put(X)
         self.scorer = None
         if est.scoring is not None and est.scoring != "loss":
@@ -383,7 +383,7 @@ def fit_lbfgs(est, network, X, T, sample_weight):
     """
     compute_gradient = GRADIENTS[est.gradient]
     params = network.params
-    space = Space.of_array(params)  # scipy runs on the host: iterates move
+    space = network.space  # scipy runs on the host: iterates move
     put = (lambda theta: theta) if space is None else space.put
     x0 = to_numpy(params).astype(np.float64)
     host_weight = sample_weight
@@ -507,7 +507,7 @@ class _RowGather:
     """
 
     def __init__(self, network, X, T, sample_weight, batch_size):
-        self.space = Space.of_array(network.params)
+        self.space = network.space
         X, T, sample_weight = on_network_space(network, X, T, sample_weight)
         self.X, self.T, self.sample_weight = X, T, sample_weight
         self.buffer = None
@@ -541,7 +541,7 @@ def on_network_space(network, X, T, sample_weight):
     On numpy, they are returned as they are. Elsewhere, class indices ``T``
     become one-hot rows (the output layers' plain formulas read rows).
     """
-    space = Space.of_array(network.params)
+    space = network.space
     if space is None:
         return X, T, sample_weight
     if T.ndim == 1:

@@ -307,7 +307,9 @@ class Network:
                 f"for layer_units={self.layer_units}."
             )
         self.params = params
-        self._on_numpy = is_numpy(params)  # else the layers' plain formulas
+        # Where it computes (see _array_api): None on numpy, the layers'
+        # in-place kernels; else their plain formulas, on that device.
+        self.space = Space.of_array(params)
         # Where each W lies in params (the L2 term, computed at every step).
         self._weight_slices = [
             sl for name, sl, _ in self.param_slices() if name[0] == "W"
@@ -342,6 +344,17 @@ class Network:
             dropout=spec.dropout,
         )
 
+    def on(self, space):
+        """This network with its parameters on ``space`` (None: the host, numpy).
+
+        Itself if they are there already; else a new network (no caches)
+        holding the parameters moved there.
+        """
+        if space == self.space:
+            return self
+        params = to_numpy(self.params) if space is None else space.put(self.params)
+        return Network.from_spec(self.spec, params)
+
     @property
     def spec(self):
         """The ``NetworkSpec`` that rebuilds this network (with ``from_spec``)."""
@@ -365,12 +378,11 @@ class Network:
         """
         if not self.dropouts:
             return
-        space = Space.of_array(self.params)
         for layer in self.dropouts:
             shape = (n_samples, layer_width(self.layers, layer))
             layer.draw_mask(rng, shape, self.dtype)
-            if space is not None:
-                layer.mask = space.put(layer.mask)
+            if self.space is not None:
+                layer.mask = self.space.put(layer.mask)
 
     @property
     def masks(self):
@@ -395,7 +407,7 @@ class Network:
     @property
     def dtype(self):
         """Dtype of the parameters, as a numpy dtype whatever their namespace."""
-        if self._on_numpy:
+        if self.space is None:
             return self.params.dtype
         bits = namespace(self.params).finfo(self.params.dtype).bits
         return np.dtype(f"float{bits}")
@@ -494,7 +506,7 @@ class Network:
         the Affine output they receive (which no ``backward`` needs).
         """
         forward_out, _ = self._scratch(X.shape[0])
-        in_place = self._on_numpy  # other namespaces: no out arrays
+        in_place = self.space is None  # other namespaces: no out arrays
         x = X
         for layer, out in zip(self.layers, forward_out, strict=True):
             x = layer.forward(x, out if out is not None or not in_place else x)
@@ -527,7 +539,7 @@ class Network:
         the layers, then the loss layer's. Kept for the last two batch sizes
         (an epoch has at most two). All None for other namespaces than numpy.
         """
-        if not self._on_numpy:
+        if self.space is not None:
             nothing = [None] * len(self.layers)
             return nothing, nothing
         scratch = self._scratch_by_size.get(n_samples)
