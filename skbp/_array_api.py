@@ -42,6 +42,11 @@ def namespace(x):
     return xp
 
 
+def copied(x):
+    """A copy of the array ``x``, in its own namespace and on its device."""
+    return namespace(x).asarray(x, copy=True)
+
+
 def to_numpy(x):
     """``x`` as a numpy array on the host (numpy arrays are returned as they are).
 

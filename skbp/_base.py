@@ -37,7 +37,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _callbacks, _training, _warnings
-from ._array_api import Space, is_numpy, namespace, to_numpy
+from ._array_api import Space, copied, is_numpy, namespace, to_numpy
 from ._version import __version__
 from .gradients import GRADIENTS
 from .network import ACTIVATIONS, OUTPUTS, Network, NetworkSpec
@@ -677,8 +677,7 @@ class BaseBP(_callbacks.CallbackSupportMixin, BaseEstimator):
         new = self._copy_state()
         network = self.__dict__.get("_network")
         if network is not None:
-            params = namespace(network.params).asarray(network.params, copy=True)
-            new._network = Network.from_spec(network.spec, params)
+            new._network = Network.from_spec(network.spec, copied(network.params))
         return new
 
     # ------------------------------------------------------------ weights ---

@@ -17,7 +17,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 
 from . import _threads, _warnings
-from ._array_api import like, namespace, to_numpy
+from ._array_api import copied, like, namespace, to_numpy
 from ._callbacks import predicting_copy
 from .gradients import GRADIENTS
 from .optimizers import SOLVERS
@@ -276,9 +276,7 @@ def _record_epoch(est, network, loss, n_samples, validation):
         improved = sign * score >= best + est.tol
         if sign * score > best or (est._best_params is None and not math.isnan(score)):
             est.best_validation_score_ = score
-            est._best_params = namespace(network.params).asarray(
-                network.params, copy=True
-            )
+            est._best_params = copied(network.params)
     est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
 
 

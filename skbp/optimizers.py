@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._array_api import is_numpy, namespace
+from ._array_api import copied, is_numpy, namespace
 
 
 class Optimizer:
@@ -83,7 +83,7 @@ class Optimizer:
         state["learning_rate_init"] = self.learning_rate_init
         for name in self.state_arrays:
             value = getattr(self, name)
-            state[name] = None if value is None else _copy(value)
+            state[name] = None if value is None else copied(value)
         return state
 
     def load_state(self, state):
@@ -98,7 +98,7 @@ class Optimizer:
             self.learning_rate = state["learning_rate"]
         for name in self.state_arrays:
             value = state[name]
-            setattr(self, name, None if value is None else _copy(value))
+            setattr(self, name, None if value is None else copied(value))
 
 
 class SGDOptimizer(Optimizer):
@@ -244,11 +244,6 @@ class AdamOptimizer(Optimizer):
 def _zeros_like(params):
     """Zeros of ``params``' shape, dtype, namespace and device."""
     return namespace(params).zeros_like(params)
-
-
-def _copy(array):
-    """A copy of ``array``, in its namespace."""
-    return namespace(array).asarray(array, copy=True)
 
 
 @dataclass(frozen=True)
