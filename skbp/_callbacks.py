@@ -26,7 +26,7 @@ import numpy as np
 import sklearn
 from sklearn.utils.validation import _num_samples
 
-from ._array_api import to_numpy
+from ._array_api import like, to_numpy
 from .network import Network
 from .optimizers import SOLVERS
 
@@ -206,11 +206,14 @@ def fitted_attributes(est, network, params=None, copy=True, host=False):
         for name, value in vars(est).items()
         if not name.startswith("_")
     }
-    space = None if host else network.space
-    params = to_numpy(network.params if params is None else params)
-    params = np.array(params, dtype=network.dtype, copy=copy or None)
-    if space is not None:
-        params = space.put(params)
+    params = network.params if params is None else params
+    if host or network.space is None:
+        params = np.array(to_numpy(params), dtype=network.dtype, copy=copy or None)
+    else:  # on the fit's device, no round trip (an L-BFGS iterate moves there)
+        xp = network.space.xp
+        params = xp.astype(
+            like(params, network.params), network.params.dtype, copy=copy
+        )
     attributes["_network"] = Network.from_spec(network.spec, params)
     return attributes
 
