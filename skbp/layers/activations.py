@@ -7,7 +7,26 @@ from .._array_api import namespace
 from .affine import Layer, _assign
 
 
-class Sigmoid(Layer):
+class _CachesOutput(Layer):
+    """An activation whose ``backward`` reads its output ``y``: ``forward`` caches it.
+
+    Subclasses give ``__call__`` and ``backward``. In place: the output is
+    cached after it is written, and the input is not needed again.
+    """
+
+    in_place = True
+    cached = ("out",)
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x, out=None):
+        """Compute the activation (into ``out`` if given); cache it for ``backward``."""
+        self.out = self(x, out)
+        return self.out
+
+
+class Sigmoid(_CachesOutput):
     """Logistic activation ``y = 1 / (1 + exp(-x))``.
 
     Computed as written with numpy's ``exp``, in every dtype: numpy
@@ -34,12 +53,6 @@ class Sigmoid(Layer):
     array([[0.  , 0.25, 0.  ]])
     """
 
-    in_place = True
-    cached = ("out",)
-
-    def __init__(self):
-        self.out = None
-
     def __call__(self, x, out=None):
         """Return ``1 / (1 + exp(-x))`` (into ``out`` if given), caching nothing."""
         if out is None and not isinstance(x, np.ndarray):
@@ -52,11 +65,6 @@ class Sigmoid(Layer):
             y += 1.0
             return np.reciprocal(y, out=y)
 
-    def forward(self, x, out=None):
-        """Compute the sigmoid (into ``out`` if given); cache it for ``backward``."""
-        self.out = self(x, out)
-        return self.out
-
     def backward(self, dout, out=None):
         """Return ``dout * y * (1 - y)`` (into ``out`` if given, not ``dout``)."""
         if out is None and not isinstance(dout, np.ndarray):
@@ -67,7 +75,7 @@ class Sigmoid(Layer):
         return dx
 
 
-class Tanh(Layer):
+class Tanh(_CachesOutput):
     """Hyperbolic tangent activation ``y = tanh(x)``; ``dx = dout * (1 - y**2)``.
 
     Examples
@@ -81,22 +89,11 @@ class Tanh(Layer):
     array([[1., 0.]])
     """
 
-    in_place = True
-    cached = ("out",)
-
-    def __init__(self):
-        self.out = None
-
     def __call__(self, x, out=None):
         """Return ``tanh(x)`` (into ``out`` if given) without caching anything."""
         if out is None and not isinstance(x, np.ndarray):
             return namespace(x).tanh(x)
         return np.tanh(x, out=out)
-
-    def forward(self, x, out=None):
-        """Compute ``tanh(x)`` (into ``out`` if given); cache it for ``backward``."""
-        self.out = self(x, out)
-        return self.out
 
     def backward(self, dout, out=None):
         """Return ``dout * (1 - y**2)`` (into ``out`` if given, not ``dout``)."""
